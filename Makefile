@@ -1,0 +1,37 @@
+# colibri — the two set-up commands and a few conveniences.
+#   make run    install what is missing, build, start colibri on embedded defaults
+#   make test   install what is missing, build, run every test (normal and ASan+UBSan)
+#   make bench  build and print the benchmark figures
+.PHONY: all deps build build-asan test test-normal test-asan run bench clean
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake --preset default >/dev/null
+	@cmake --build --preset default -j $(JOBS)
+
+build-asan: deps
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+
+test-normal: build
+	@ctest --preset default -j $(JOBS)
+
+test-asan: build-asan
+	@ctest --preset asan -j $(JOBS)
+
+test: test-normal test-asan
+
+run: build
+	@scripts/run.sh
+
+bench: build
+	@./build/bench/colibri-bench
+
+clean:
+	rm -rf build build-asan

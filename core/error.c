@@ -1,0 +1,24 @@
+/* error.c — messages for the CLB_ERRNO_MAP list in error.h. */
+#include "error.h"
+
+const char *clb_strerror(int err)
+{
+    switch (err) {
+    case CLB_OK: return "ok";
+#define CLB_ERR_MSG_(name, msg) case CLB_##name: return msg;
+    CLB_ERRNO_MAP(CLB_ERR_MSG_)
+#undef CLB_ERR_MSG_
+    default: return "unknown error";
+    }
+}
+
+const char *clb_err_name(int err)
+{
+    switch (err) {
+    case CLB_OK: return "OK";
+#define CLB_ERR_NAME_(name, msg) case CLB_##name: return #name;
+    CLB_ERRNO_MAP(CLB_ERR_NAME_)
+#undef CLB_ERR_NAME_
+    default: return "EUNKNOWN";
+    }
+}
