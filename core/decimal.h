@@ -9,6 +9,10 @@
  * Values are plain structs passed by value; no function allocates. Every
  * operation that could overflow or lose digits reports it (CLB_EOVERFLOW,
  * CLB_EPRECISION) and leaves *out untouched. Thread-safe: no shared state.
+ *
+ * Arguments outside a contract (NULL pointers, a scale outside
+ * 0..CLB_DEC_MAX_SCALE, an unknown rounding mode) make the functions that
+ * return an error code return CLB_EINVAL.
  */
 #ifndef CLB_DECIMAL_H
 #define CLB_DECIMAL_H
