@@ -24,6 +24,11 @@
  * Every update is validated before anything changes: a price <= 0, a negative
  * quantity or a level list with a repeated price is CLB_EINVAL and leaves
  * the book as it was. Not thread-safe; owned by one thread (the worker).
+ *
+ * Layout detail (readers only need lv/n): a side's window [lv, lv + n) slides
+ * inside a buffer of `room` = 2 * cap levels starting at `mem`, so evicting
+ * the worst level is `lv++` and an insert shifts whichever part of the window
+ * is shorter. Do not keep pointers to levels across updates.
  */
 #ifndef CLB_ORDER_BOOK_H
 #define CLB_ORDER_BOOK_H
@@ -39,7 +44,12 @@ struct clb_book_side {
     struct clb_level *lv; /* sorted, best last */
     uint32_t n;
     uint32_t cap;
+    struct clb_level *mem; /* buffer the window lv[0..n) lives in */
+    uint32_t room;         /* levels in mem (2 * cap) */
 };
+
+/* Largest max_levels clb_book_init accepts. */
+#define CLB_BOOK_MAX_LEVELS (1u << 20)
 
 struct clb_order_book {
     struct clb_book_side bids;
@@ -49,6 +59,7 @@ struct clb_order_book {
     bool needs_resync;      /* a gap was seen; apply a snapshot */
     uint64_t dropped_levels;
     uint64_t crossed_levels_removed;
+    struct clb_level *scratch; /* cap levels: duplicate checks of long level lists */
 };
 
 /* Result of a depth query. Prices and volumes at the book's scales. */
@@ -60,30 +71,45 @@ struct clb_book_query {
     bool complete;       /* the book held the whole requested amount */
 };
 
-/* Allocates room for max_levels (>= 1) per side. CLB_EINVAL, CLB_ENOMEM.
- * The caller owns the struct; release with clb_book_deinit. */
+/* Allocates room for max_levels (1..CLB_BOOK_MAX_LEVELS) per side (about
+ * 80 bytes per level in all). CLB_EINVAL, CLB_ENOMEM (the struct is then
+ * zeroed, and deinit is harmless). The caller owns the struct; release with
+ * clb_book_deinit, which may also be called on a zeroed struct. */
 int clb_book_init(struct clb_order_book *b, uint32_t max_levels);
 void clb_book_deinit(struct clb_order_book *b);
 
-/* Empties both sides and forgets the sequence (has_snapshot = false). */
+/* Empties both sides and forgets the sequence (has_snapshot = false,
+ * needs_resync = false, update_id = 0). The counters are kept. */
 void clb_book_clear(struct clb_order_book *b);
 
 /* Replaces the book with a snapshot at update_id. Levels may come in any
  * order; zero-quantity levels are ignored. Clears needs_resync.
- * CLB_EINVAL on bad levels (book unchanged). */
+ * CLB_EINVAL on bad levels (book unchanged); a crossed snapshot (best bid >=
+ * best ask) counts as bad levels. A side longer than max_levels keeps its
+ * best max_levels (the rest counted in dropped_levels). Best-first input
+ * (the exchanges' order) is copied in O(n); other orders cost O(n log cap). */
 int clb_book_apply_snapshot(struct clb_order_book *b, uint64_t update_id,
                             const struct clb_level *bids, size_t n_bids,
                             const struct clb_level *asks, size_t n_asks);
 
 /* Applies a sequenced diff (qty 0 deletes a level). Returns CLB_OK,
  * CLB_ESTALE (ignored, book unchanged), CLB_EGAP (book unchanged, needs_resync
- * set), CLB_ENOTREADY (no snapshot yet) or CLB_EINVAL (bad levels). */
+ * set), CLB_ENOTREADY (no snapshot yet) or CLB_EINVAL (bad levels).
+ * Checks run in this order: CLB_EINVAL (bad levels, or first_id > last_id
+ * with first_id != 0), CLB_ENOTREADY, CLB_EGAP (needs_resync already set),
+ * CLB_ESTALE (last_id != 0 and last_id <= update_id), CLB_EGAP (first_id >
+ * update_id + 1). A last_id of 0 leaves update_id alone; otherwise update_id
+ * becomes last_id. Deletions (both sides) apply first, then bid levels, then
+ * ask levels, each through the crossed-update rule: when one diff sets both a
+ * bid and an ask that cross, the ask wins. */
 int clb_book_apply_diff(struct clb_order_book *b, uint64_t first_id, uint64_t last_id,
                         const struct clb_level *bids, size_t n_bids,
                         const struct clb_level *asks, size_t n_asks);
 
 /* Sets one level without sequencing (replay of recorded data, simulators).
- * qty 0 deletes. CLB_OK or CLB_EINVAL. Applies the crossed-update rule. */
+ * qty 0 deletes. CLB_OK or CLB_EINVAL (price <= 0, qty < 0, a side other than
+ * BUY/SELL). Applies the crossed-update rule. Works with or without a
+ * snapshot and leaves update_id and the flags alone. */
 int clb_book_set_level(struct clb_order_book *b, enum clb_side side, int64_t price, int64_t qty);
 
 /* Best levels. Return false (and leave *out alone) when the side is empty. */
@@ -126,7 +152,8 @@ static inline const struct clb_level *clb_book_level(const struct clb_order_book
  * is empty. */
 bool clb_book_mid(const struct clb_order_book *b, double *mid);
 
-/* Quantity resting at exactly `price` on `side` (0 if none). */
+/* Quantity resting at exactly `price` on `side` (0 if none). Any side other
+ * than BUY reads the asks, as clb_book_side_of does. */
 int64_t clb_book_qty_at(const struct clb_order_book *b, enum clb_side side, int64_t price);
 
 /* Copies up to n best levels of a side, best first. Returns the count. */
@@ -142,7 +169,24 @@ size_t clb_book_top(const struct clb_order_book *b, enum clb_side side, struct c
  *  - volume_for_price: the volume available at prices no worse than `price`.
  *  - quote_volume_for_price: the quote volume available up to `price`.
  *  - price_for_quote_volume: the price at which `quote` (scaled
- *    price*qty units) is spent. */
+ *    price*qty units) is spent.
+ * Every query fills every field of *q (left alone on error):
+ *  - by volume (price_for_volume, vwap_for_volume: the same walk): price of
+ *    the level where `volume` is reached, volume = the requested volume,
+ *    quote_volume its cost (partial last level included); incomplete: the
+ *    whole side (price = its worst level, complete = false).
+ *  - by price (volume_for_price, quote_volume_for_price: the same walk): the
+ *    levels no worse than `price`; q->price is the last one included (0 and
+ *    all zeros when none is); complete = a level beyond `price` exists, so
+ *    nothing is hidden by a side truncated at max_levels.
+ *  - by quote (price_for_quote_volume): volume is the smallest whole base
+ *    amount whose cost reaches `quote`, quote_volume that cost (>= quote, by
+ *    less than one level price); incomplete: the whole side, as above.
+ *    `quote` must be finite and > 0.
+ * vwap = quote_volume / volume (0 when volume is 0). Quote volumes are summed
+ * exactly in 128-bit integers and rounded to double once; sums saturate at
+ * 2^126 (far beyond any real book). A taker other than BUY/SELL is
+ * CLB_EINVAL. */
 int clb_book_price_for_volume(const struct clb_order_book *b, enum clb_side taker, int64_t volume,
                               struct clb_book_query *q);
 int clb_book_vwap_for_volume(const struct clb_order_book *b, enum clb_side taker, int64_t volume,
@@ -153,5 +197,10 @@ int clb_book_quote_volume_for_price(const struct clb_order_book *b, enum clb_sid
                                     int64_t price, struct clb_book_query *q);
 int clb_book_price_for_quote_volume(const struct clb_order_book *b, enum clb_side taker,
                                     double quote, struct clb_book_query *q);
+
+/* Checks the book's invariants (for tests and debug builds): each side within
+ * its buffer and capacity, strictly sorted best last, prices and quantities
+ * > 0, best bid < best ask. CLB_OK or CLB_ESTATE. O(n). */
+int clb_book_check(const struct clb_order_book *b);
 
 #endif
