@@ -36,7 +36,6 @@ struct clb_order_book;
 struct clb_order_tracker;
 struct clb_connector;
 
-#define CLB_CLIENT_ID_MAX 40 /* client order id buffer size, NUL included */
 
 struct clb_order_request {
     const char *market;       /* "BTC-USDT" */

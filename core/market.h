@@ -24,6 +24,7 @@ enum clb_order_type {
 
 #define CLB_SYMBOL_MAX 32 /* "BTC-USDT", NUL included */
 #define CLB_ASSET_MAX 16
+#define CLB_CLIENT_ID_MAX 40 /* client order id buffer, NUL included (Binance allows 36) */
 
 /* Trading rules of one market (Binance's PRICE_FILTER, LOT_SIZE, NOTIONAL).
  * A zero rule is off. price_scale/qty_scale are the scales of tick_size and
