@@ -53,6 +53,14 @@ int clb_params_set(const struct clb_param_spec *spec, size_t n, void *cfg, const
 int clb_params_set_kv(const struct clb_param_spec *spec, size_t n, void *cfg, const char *kv,
                       char *err, size_t errlen);
 
+/* Checks every value of a config against its spec (added for strategies'
+ * create/update_config, whose configs may come from code or JSON rather than
+ * clb_params_set): doubles finite and in [min, max], ints in range, enums a
+ * valid index, strings NUL-terminated within CLB_PARAM_STRMAX. Returns CLB_OK
+ * or CLB_ERANGE with a one-line reason naming the key. */
+int clb_params_check(const struct clb_param_spec *spec, size_t n, const void *cfg, char *err,
+                     size_t errlen);
+
 /* Formats the current value of one parameter as text (doubles with %.10g).
  * Returns the length or CLB_ERANGE if buf is too small. */
 int clb_params_format(const struct clb_param_spec *p, const void *cfg, char *buf, size_t cap);
