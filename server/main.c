@@ -7,6 +7,9 @@
 #include "cli.h"
 
 static const struct cli_command commands[] = {
+    { "backtest", "run a strategy over market data, or the A-S 2008 model", cli_backtest_main },
+    { "data", "import, generate and inspect market data files", cli_data_main },
+    { "sweep", "backtest every combination of a parameter grid", cli_sweep_main },
     { "version", "print the version", cli_version_main },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
