@@ -30,7 +30,7 @@ void clb_synth_default_params(struct clb_synth_params *p)
     p->levels = 50;
     p->level_gap_ticks = 1.5;
     p->book_msgs_per_sec = 60.0;
-    p->volatility = 1e-5;
+    p->volatility = 1e-4; /* ~2.9 % a day, a calm BTC day */
     p->spread_mean_ticks = 2.0;
     p->spread_reversion = 2.0;
     p->spread_vol_ticks = 1.5;

@@ -64,7 +64,7 @@ struct clb_synth_params {
     uint32_t levels;                /* per side, 50 (1..CLB_SYNTH_MAX_LEVELS) */
     double level_gap_ticks;         /* mean distance between levels, 1.5 (>= 1) */
     double book_msgs_per_sec;       /* 60 */
-    double volatility;              /* of log mid per sqrt(second), 1e-5 */
+    double volatility;              /* of log mid per sqrt(second), 1e-4 */
     double spread_mean_ticks;       /* 2.0 */
     double spread_reversion;        /* OU theta per second, 2.0 */
     double spread_vol_ticks;        /* OU sigma, ticks per sqrt(second), 1.5 */

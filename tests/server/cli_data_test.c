@@ -14,8 +14,7 @@
 #include "error.h"
 #include "market_data.h"
 
-/* server/md_file.c is not in a library the tests link: compile it in. */
-#include "../../server/md_file.c"
+#include "md_file.h"
 
 static char g_dir[256];
 static char g_out[8192];
