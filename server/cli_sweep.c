@@ -250,6 +250,7 @@ int cli_sweep_main(int argc, char **argv)
     bt_options_default(&sw.base);
     const char *data = NULL, *out = NULL, *metric_name = "pnl_quote";
     char *grid = NULL;
+    const char *grid_arg = NULL;
     long shard_i = 0, shard_n = 1, jobs = sysconf(_SC_NPROCESSORS_ONLN);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -267,7 +268,7 @@ int cli_sweep_main(int argc, char **argv)
         else if (!strcmp(a, "--strategy"))
             sw.base.strategy = v;
         else if (!strcmp(a, "--grid"))
-            grid = strdup(v);
+            grid_arg = v;
         else if (!strcmp(a, "--out"))
             out = v;
         else if (!strcmp(a, "--metric"))
@@ -306,14 +307,15 @@ int cli_sweep_main(int argc, char **argv)
         known = known || !strcmp(metric_name, METRICS[i]);
     if (!known) {
         fprintf(stderr, "colibri sweep: unknown --metric '%s'\n", metric_name);
-        free(grid);
         return 2;
     }
-    if (!data || !grid || !out) {
+    if (!data || !grid_arg || !out) {
         fprintf(stderr, "colibri sweep: --data, --grid and --out are required (see --help)\n");
-        free(grid);
         return 2;
     }
+    grid = strdup(grid_arg);
+    if (!grid)
+        return 1;
     int status = 2;
     if (parse_grid(&sw, grid) != 0)
         goto done_grid;
