@@ -32,6 +32,7 @@ run: build
 
 bench: build
 	@./build/bench/colibri-bench
+	@bench/backtest.sh
 
 clean:
 	rm -rf build build-asan
