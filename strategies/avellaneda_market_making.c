@@ -447,22 +447,6 @@ static void avmm_completed(void *ud, const struct clb_mm_order *o)
         a->book.last_own_trade_price = o->price;
 }
 
-static void apply_cancels(struct clb_mm_book *b, struct clb_strategy *s, const uint8_t *cancel,
-                          size_t n)
-{
-    char ids[CLB_MM_MAX_ORDERS][CLB_CLIENT_ID_MAX];
-    size_t k = 0;
-    for (size_t i = 0; i < n && i < b->n; i++) {
-        if (cancel[i] != CLB_MM_KEEP)
-            memcpy(ids[k++], b->o[i].client_id, CLB_CLIENT_ID_MAX);
-    }
-    for (size_t i = 0; i < k; i++) {
-        int j = clb_mm_book_find(b, ids[i]);
-        if (j >= 0)
-            clb_mm_cancel(b, s, (size_t)j);
-    }
-}
-
 static int avmm_on_tick(struct clb_strategy *s, int64_t now_ns)
 {
     struct clb_avmm *a = avmm_of(s);
@@ -518,7 +502,7 @@ static int avmm_on_tick(struct clb_strategy *s, int64_t now_ns)
     if (plan.has_proposal)
         a->quotes = plan.quotes;
     int64_t refresh_ns = clb_mm_seconds_to_ns(a->cfg.order_refresh_time);
-    apply_cancels(&a->book, s, plan.cancel, in.n_orders);
+    clb_mm_apply_cancels(&a->book, s, plan.cancel, in.n_orders);
     if (plan.defer_timers)
         clb_mm_set_timers(&a->st.timers, now_ns, refresh_ns);
     if (plan.create &&

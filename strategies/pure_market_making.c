@@ -880,7 +880,7 @@ static double pmm_ref_price(const struct clb_pmm *p, const struct clb_mm_snapsho
     }
 }
 
-static void apply_cancels(struct clb_mm_book *b, struct clb_strategy *s, const uint8_t *cancel,
+void clb_mm_apply_cancels(struct clb_mm_book *b, struct clb_strategy *s, const uint8_t *cancel,
                           size_t n)
 {
     char ids[CLB_MM_MAX_ORDERS][CLB_CLIENT_ID_MAX];
@@ -923,7 +923,7 @@ static int pmm_on_tick(struct clb_strategy *s, int64_t now_ns)
     };
     struct clb_pmm_plan plan;
     clb_pmm_plan(&p->cfg, &p->st, &in, &plan);
-    apply_cancels(&p->book, s, plan.cancel, in.n_orders);
+    clb_mm_apply_cancels(&p->book, s, plan.cancel, in.n_orders);
     if (plan.create) {
         enum clb_order_type type = p->cfg.take_if_crossed ? CLB_ORDER_LIMIT
                                                           : CLB_ORDER_LIMIT_MAKER;

@@ -230,6 +230,11 @@ void clb_mm_cancel(struct clb_mm_book *b, struct clb_strategy *s, size_t i);
 /* Requests the cancel of every order in the book. */
 void clb_mm_cancel_all(struct clb_mm_book *b, struct clb_strategy *s);
 
+/* Cancels the orders whose entry in cancel[0..n) is not CLB_MM_KEEP (a plan's
+ * cancel list, indexed like b->o at planning time). */
+void clb_mm_apply_cancels(struct clb_mm_book *b, struct clb_strategy *s, const uint8_t *cancel,
+                          size_t n);
+
 /* ------------------------------------------------------------------------ */
 /* Pure market making                                                        */
 /* ------------------------------------------------------------------------ */
