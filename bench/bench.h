@@ -47,5 +47,6 @@ static inline void bench_sink(uint64_t v)
 void bench_decimal(struct bench_ctx *ctx);
 void bench_order_book(struct bench_ctx *ctx);
 void bench_indicator(struct bench_ctx *ctx);
+void bench_backtest(struct bench_ctx *ctx);
 
 #endif

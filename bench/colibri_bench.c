@@ -107,6 +107,7 @@ int main(int argc, char **argv)
     bench_decimal(&ctx);
     bench_order_book(&ctx);
     bench_indicator(&ctx);
+    bench_backtest(&ctx);
     if (!ctx.json && ctx.failures)
         printf("%d benchmark(s) missed their target\n", ctx.failures);
     return 0;

@@ -24,6 +24,13 @@
  *
  * Queue model and crossing: see matching.h. Queue positions are doubles in
  * qty units; fills derived from them are rounded down to the market step.
+ *
+ * The book hooks run once per market-data record in a replay, so their
+ * common cases are cheap: on_book_level exits after two compares (its
+ * rest is out of line), and sync_book skips looking our levels up in the
+ * book when every change of the book since the last sync was a set_level
+ * reported to on_book_level (the book counts its changes), and checks for
+ * crossing in O(1) before walking anything.
  */
 #include "matching.h"
 
@@ -34,6 +41,14 @@
 #include "error.h"
 
 __extension__ typedef __int128 i128;
+
+/* Keeps a rarely taken path out of line, so that the common path of its
+ * caller needs no saved registers (an optimisation hint only). */
+#if defined(__GNUC__)
+#define MX_NOINLINE __attribute__((noinline))
+#else
+#define MX_NOINLINE
+#endif
 
 #define NIL UINT32_MAX
 #define BUY CLB_SIDE_BUY
@@ -91,6 +106,13 @@ struct clb_mx_market {
     const struct clb_order_book *book;
     double power;
     struct mx_side side[2];
+    /* The book as sync_book last left our levels (see sync_book): its
+     * change count plus the on_book_level calls since, and its counters of
+     * implicit changes. */
+    bool book_synced;
+    uint64_t book_changes;
+    uint64_t book_dropped;
+    uint64_t book_crossed;
 };
 
 /* Totals of a (dry) walk. */
@@ -882,6 +904,7 @@ int clb_matcher_add_market(struct clb_matcher *m, const struct clb_matcher_marke
     x->power = m->cfg.queue_power;
     x->side[0].n = x->side[1].n = 0;
     x->side[0].n_cross = x->side[1].n_cross = 0;
+    x->book_synced = false;
     *market = m->n_markets++;
     return CLB_OK;
 }
@@ -1262,6 +1285,7 @@ int clb_matcher_attach_book(struct clb_matcher *m, uint32_t market,
         return CLB_ESTATE;
     struct clb_mx_market *mk = &m->markets[market];
     mk->book = book;
+    mk->book_synced = false;
     for (int side = 0; side < 2; side++) {
         struct mx_side *s = &mk->side[side];
         s->n_cross = 0;
@@ -1284,6 +1308,25 @@ int clb_matcher_set_queue_power(struct clb_matcher *m, uint32_t market, double n
     return CLB_OK;
 }
 
+/* The part of on_book_level past the early exit: crossing memory, then
+ * the queue of our level at that price, if any. */
+MX_NOINLINE static void book_level_change(struct clb_matcher *m, struct clb_mx_market *mk,
+                                          int side, int64_t price, int64_t new_qty)
+{
+    struct mx_side *s = &mk->side[side];
+    if (s->n_cross)
+        cross_level_update(s, price, new_qty);
+    uint32_t n = s->n;
+    if (n == 0)
+        return;
+    int64_t k = key_of(side, price);
+    if (k < key_of(side, s->lv[0].price) || k > key_of(side, s->lv[n - 1].price))
+        return;
+    struct mx_level *L = find_level(s, side, price);
+    if (L && L->ext_qty != new_qty)
+        level_ext_change(m, mk, L, new_qty);
+}
+
 int clb_matcher_on_book_level(struct clb_matcher *m, uint32_t market, enum clb_side side,
                               int64_t price, int64_t new_qty, int64_t now_ns)
 {
@@ -1294,19 +1337,19 @@ int clb_matcher_on_book_level(struct clb_matcher *m, uint32_t market, enum clb_s
     if (m->busy)
         return CLB_ESTATE;
     struct clb_mx_market *mk = &m->markets[market];
-    struct mx_side *s = &mk->side[side];
-    if (s->n_cross)
-        cross_level_update(s, price, new_qty);
-    uint32_t n = s->n;
-    if (n == 0)
-        return CLB_OK;
-    /* Worst price at lv[0], best at lv[n-1]. */
-    int64_t k = key_of(side, price);
-    if (k < key_of(side, s->lv[0].price) || k > key_of(side, s->lv[n - 1].price))
-        return CLB_OK;
-    struct mx_level *L = find_level(s, side, price);
-    if (L && L->ext_qty != new_qty)
-        level_ext_change(m, mk, L, new_qty);
+    const struct mx_side *s = &mk->side[side];
+    mk->book_changes++; /* one more book change we were told of */
+    /* The usual case, kept a leaf: no crossing memory on this side and the
+     * price outside [our worst, our best] there (worst at lv[0]). */
+    if (s->n_cross == 0) {
+        uint32_t n = s->n;
+        if (n == 0)
+            return CLB_OK;
+        int64_t k = key_of(side, price);
+        if (k < key_of(side, s->lv[0].price) || k > key_of(side, s->lv[n - 1].price))
+            return CLB_OK;
+    }
+    book_level_change(m, mk, side, price, new_qty);
     return CLB_OK;
 }
 
@@ -1411,7 +1454,17 @@ int clb_matcher_sync_book(struct clb_matcher *m, uint32_t market, int64_t now_ns
     if (m->busy || !mk->book)
         return CLB_ESTATE;
     const struct clb_order_book *b = mk->book;
-    for (int side = 0; side < 2; side++) {
+    /* Step 1 looks every level of ours up in the book. It can be skipped
+     * when the book changed only through set_level calls each reported to
+     * on_book_level (which keeps our levels and the crossing memory up to
+     * date): as many changes as reports since the last sync, and none of
+     * the implicit ones a set_level may add (crossed levels removed, a
+     * level dropped or evicted). Then every lookup would find the quantity
+     * we hold already, and step 1 would change nothing. */
+    bool clean = mk->book_synced && b->changes == mk->book_changes &&
+                 b->dropped_levels == mk->book_dropped &&
+                 b->crossed_levels_removed == mk->book_crossed;
+    for (int side = 0; side < 2 && !clean; side++) {
         struct mx_side *s = &mk->side[side];
         for (uint32_t i = 0; i < s->n; i++) {
             int64_t q = ext_qty_at(b, side, s->lv[i].price);
@@ -1421,8 +1474,22 @@ int clb_matcher_sync_book(struct clb_matcher *m, uint32_t market, int64_t now_ns
         for (uint32_t i = s->n_cross; i-- > 0;)
             cross_level_update(s, s->cross[i].price, ext_qty_at(b, side, s->cross[i].price));
     }
-    sync_cross(m, mk, BUY, now_ns);
-    sync_cross(m, mk, SELL, now_ns);
+    mk->book_synced = true;
+    mk->book_changes = b->changes;
+    mk->book_dropped = b->dropped_levels;
+    mk->book_crossed = b->crossed_levels_removed;
+    /* Step 2, in O(1) when nothing crosses (the usual case): our best bid
+     * below the book's best ask and our best ask above its best bid. Then
+     * sync_cross would only forget the crossing memory. */
+    const struct mx_side *sb = &mk->side[BUY], *sa = &mk->side[SELL];
+    if (sb->n && b->asks.n && sb->lv[sb->n - 1].price >= b->asks.lv[b->asks.n - 1].price)
+        sync_cross(m, mk, BUY, now_ns);
+    else
+        mk->side[SELL].n_cross = 0;
+    if (sa->n && b->bids.n && sa->lv[sa->n - 1].price <= b->bids.lv[b->bids.n - 1].price)
+        sync_cross(m, mk, SELL, now_ns);
+    else
+        mk->side[BUY].n_cross = 0;
     return CLB_OK;
 }
 

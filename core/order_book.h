@@ -59,6 +59,13 @@ struct clb_order_book {
     bool needs_resync;      /* a gap was seen; apply a snapshot */
     uint64_t dropped_levels;
     uint64_t crossed_levels_removed;
+    /* Calls that may have changed the levels: one per successful
+     * set_level, diff, snapshot and clear. With dropped_levels and
+     * crossed_levels_removed (the changes a set_level makes beyond its own
+     * level), it lets a reader that mirrors some levels and is told of each
+     * set_level (the matching engine, matching.h) see that nothing else
+     * changed. */
+    uint64_t changes;
     struct clb_level *scratch; /* cap levels: duplicate checks of long level lists */
 };
 

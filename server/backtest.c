@@ -326,14 +326,17 @@ int bt_run(const struct bt_data *data, const struct bt_options *opt, const char 
     const uint64_t chunk = 1u << 20;
     while (i < n) {
         uint64_t end = n - i > chunk ? i + chunk : n;
-        for (; i < end; i++) {
-            const struct clb_md_record *rec = &recs[i];
-            if (rec->ts_ns >= next_tick) {
-                clb_clock_advance_to(&clock, rec->ts_ns);
-                next_tick = clb_clock_next_tick_ns(&clock);
-                if (r.keep_report)
-                    sample(&r, rec->ts_ns, sb, sq, &last_mid);
-            }
+        while (i < end) {
+            /* Everything before the next tick in one call, then the tick and
+             * the record that is due with it. */
+            i += clb_paper_replay(r.paper, 0, &recs[i], end - i, next_tick);
+            if (i == end)
+                break;
+            const struct clb_md_record *rec = &recs[i++];
+            clb_clock_advance_to(&clock, rec->ts_ns);
+            next_tick = clb_clock_next_tick_ns(&clock);
+            if (r.keep_report)
+                sample(&r, rec->ts_ns, sb, sq, &last_mid);
             clb_paper_on_record(r.paper, 0, rec);
         }
         if (opt->progress)

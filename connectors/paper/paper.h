@@ -29,6 +29,7 @@
 #ifndef CLB_PAPER_H
 #define CLB_PAPER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "connector.h"
@@ -79,6 +80,14 @@ int clb_paper_deposit(struct clb_paper *p, const char *asset, clb_dec amount);
  * stale timestamp (before the latest one) are applied at the latest time.
  * Bad records are counted in stats.bad_records and skipped. */
 void clb_paper_on_record(struct clb_paper *p, uint32_t market, const struct clb_md_record *r);
+
+/* Feeds r[0..n) in order, exactly as that many clb_paper_on_record calls
+ * would, and stops before the first record whose ts_ns >= stop_ns. Returns
+ * how many records were fed (n when none stops it). The replay loop of the
+ * backtester: it calls this up to its next clock tick, ticks, and goes on.
+ * Faster than a call per record (one loop over the records, read ahead). */
+size_t clb_paper_replay(struct clb_paper *p, uint32_t market, const struct clb_md_record *r,
+                        size_t n, int64_t stop_ns);
 
 /* Delivers the requests due by now_ns (the connector's tick does this too). */
 void clb_paper_advance(struct clb_paper *p, int64_t now_ns);
