@@ -16,6 +16,9 @@ int cli_version_main(int argc, char **argv);
 int cli_data_main(int argc, char **argv);
 int cli_backtest_main(int argc, char **argv);
 int cli_sweep_main(int argc, char **argv);
+int cli_migrate_main(int argc, char **argv);
+int cli_serve_main(int argc, char **argv);
+int cli_token_main(int argc, char **argv);
 
 /* True when argv[1..] holds --help or -h. */
 int cli_wants_help(int argc, char **argv);

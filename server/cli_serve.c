@@ -1,0 +1,371 @@
+/*
+ * cli_serve.c — `colibri serve`: the long-running process. Loads and
+ * validates the configuration (flags override the file), prepares the data
+ * directory and the TLS certificate, starts the engine (paper trading on
+ * the live simulated market by default), the admin-token bootstrap, the
+ * HTTPS API and the WebSocket stream, prints where they listen, and waits
+ * for SIGINT/SIGTERM.
+ *
+ * Signals: SIGINT and SIGTERM are blocked in every thread (the mask is set
+ * before any thread starts, so all inherit it) and the main thread takes
+ * them with sigwait(): no async handler, no flag polling. Shutdown order:
+ * stop accepting REST/console commands, close the WebSocket stream (clients
+ * get 1001 "server stopping"), stop the engine (its strategies cancel their
+ * orders and the cancels complete), then free everything; the sequence is
+ * bounded well under 10 s (and an alarm ends the process if a component
+ * hangs). SIGPIPE
+ * is ignored: a peer closing a TLS socket must not kill the server.
+ *
+ * Output contract (tests parse it): stdout gets, in this order, "admin
+ * token written to PATH" (first start only), "REST https://HOST:PORT",
+ * "WebSocket wss://HOST:PORT/ws", optionally "debug console
+ * 127.0.0.1:PORT", then "colibri serve ready"; logs go to stderr.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "engine.h"
+#include "error.h"
+#include "log.h"
+#include "tls_cert.h"
+
+#include "auth.h"
+#include "debug_console.h"
+#include "http_api.h"
+#include "ws_stream.h"
+
+#define SERVE_ENGINE_STOP_MS 7000 /* engine share of the 10 s shutdown budget */
+#define SERVE_WATCHDOG_S 12       /* last resort if a component hangs on stop */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: colibri serve [--config FILE] [--data-dir DIR] [--listen HOST:PORT]\n"
+        "                     [--ws-listen HOST:PORT] [--log-level LEVEL]\n"
+        "\n"
+        "Runs the engine: paper trading on a live simulated market (BTC-USDT and\n"
+        "ETH-USDT) by default, an HTTPS API and a WebSocket stream. Stops cleanly on\n"
+        "SIGINT/SIGTERM: strategies stop, their orders are cancelled, exit status 0.\n"
+        "\n"
+        "  --config FILE         JSON configuration (see below); flags override it\n"
+        "  --data-dir DIR        tokens, TLS certificate, state (default ./var)\n"
+        "  --listen HOST:PORT    REST API (default 127.0.0.1:8443; port 0 = any free)\n"
+        "  --ws-listen HOST:PORT WebSocket stream (default 127.0.0.1:8444)\n"
+        "  --log-level LEVEL     debug, info (default), warn or error\n"
+        "\n"
+        "Configuration keys: listen, ws_listen, data_dir, tick_ms, seed,\n"
+        "tls {cert, key}, metrics {public}, debug_console, ws {allowed_origins},\n"
+        "connectors [{name, type: \"paper\", markets, maker_fee, taker_fee, latency_ms}],\n"
+        "balances {ASSET: \"decimal\"}, store {url}. Example:\n"
+        "  {\"listen\": \"127.0.0.1:8443\", \"tick_ms\": 1000,\n"
+        "   \"connectors\": [{\"name\": \"paper\", \"type\": \"paper\",\n"
+        "                   \"markets\": [\"BTC-USDT\"], \"maker_fee\": 0.001}],\n"
+        "   \"balances\": {\"BTC\": \"1\", \"USDT\": \"100000\"}}\n"
+        "\n"
+        "Without tls, a self-signed certificate for localhost is generated on the\n"
+        "first start into DATA_DIR/tls (trust it with curl --cacert DATA_DIR/tls/cert.pem).\n"
+        "On the first start an admin API token is written to DATA_DIR/admin.token.\n");
+}
+
+/* mkdir -p with mode 0700 for the directories it creates. */
+static int make_dirs(const char *path, char *err, size_t errlen)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof(buf)) {
+        snprintf(err, errlen, "%.300s: bad directory name", path);
+        return -1;
+    }
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "%.300s: %s", buf, strerror(errno));
+            return -1;
+        }
+        buf[i] = c;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%.300s: not a directory", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* "HOST" or "[HOST]" for IPv6 literals, for URLs. */
+static void url_host(const char *host, char *out, size_t cap)
+{
+    if (strchr(host, ':'))
+        snprintf(out, cap, "[%s]", host);
+    else
+        snprintf(out, cap, "%s", host);
+}
+
+static uint64_t pick_seed(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x = ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 16);
+    /* splitmix64 finaliser, and keep it a non-negative JSON integer */
+    x ^= x >> 30;
+    x *= UINT64_C(0xbf58476d1ce4e5b9);
+    x ^= x >> 27;
+    x *= UINT64_C(0x94d049bb133111eb);
+    x ^= x >> 31;
+    return x >> 1;
+}
+
+/* Value of "--opt VALUE" or "--opt=VALUE" at argv[*i]; NULL if argv[*i] is
+ * not this option. Sets *missing when the value is absent. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0)
+        return NULL;
+    if (a[n] == '=')
+        return a + n + 1;
+    if (a[n] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+struct serve_args {
+    const char *config;
+    const char *data_dir;
+    const char *listen;
+    const char *ws_listen;
+    const char *log_level;
+};
+
+static int parse_args(int argc, char **argv, struct serve_args *a)
+{
+    memset(a, 0, sizeof(*a));
+    for (int i = 1; i < argc; i++) {
+        bool missing = false;
+        const char *v;
+        if ((v = opt_value(argc, argv, &i, "--config", &missing)))
+            a->config = v;
+        else if ((v = opt_value(argc, argv, &i, "--data-dir", &missing)))
+            a->data_dir = v;
+        else if ((v = opt_value(argc, argv, &i, "--listen", &missing)))
+            a->listen = v;
+        else if ((v = opt_value(argc, argv, &i, "--ws-listen", &missing)))
+            a->ws_listen = v;
+        else if ((v = opt_value(argc, argv, &i, "--log-level", &missing)))
+            a->log_level = v;
+        if (missing) {
+            fprintf(stderr, "colibri serve: %s needs a value\n", argv[i]);
+            return -1;
+        }
+        if (!v) {
+            fprintf(stderr, "colibri serve: unknown argument '%s' (see --help)\n", argv[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cli_serve_main(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    struct serve_args args;
+    if (parse_args(argc, argv, &args) != 0)
+        return 2;
+
+    int status = 1;
+    char err[512];
+    struct clb_serve_config cfg;
+    struct clb_log *log = NULL;
+    struct clb_engine *engine = NULL;
+    clb_serve_config_init(&cfg);
+    struct clb_http *http = NULL;
+    struct clb_ws *ws = NULL;
+    struct clb_console *console = NULL;
+
+    enum clb_log_level level = CLB_LOG_INFO;
+    if (args.log_level && clb_log_level_parse(args.log_level, &level) != CLB_OK) {
+        fprintf(stderr, "colibri serve: --log-level: must be debug, info, warn or error\n");
+        status = 2;
+        goto out;
+    }
+    if (args.config && clb_serve_config_load(&cfg, args.config, err, sizeof(err)) != CLB_OK) {
+        fprintf(stderr, "colibri serve: %s\n", err);
+        goto out;
+    }
+    if (args.listen && clb_parse_host_port(args.listen, cfg.listen_host, sizeof(cfg.listen_host),
+                                           &cfg.listen_port, err, sizeof(err)) != CLB_OK) {
+        fprintf(stderr, "colibri serve: --listen: %s\n", err);
+        status = 2;
+        goto out;
+    }
+    if (args.ws_listen && clb_parse_host_port(args.ws_listen, cfg.ws_host, sizeof(cfg.ws_host),
+                                              &cfg.ws_port, err, sizeof(err)) != CLB_OK) {
+        fprintf(stderr, "colibri serve: --ws-listen: %s\n", err);
+        status = 2;
+        goto out;
+    }
+    if (args.data_dir && clb_serve_config_set_data_dir(&cfg, args.data_dir) != CLB_OK) {
+        fprintf(stderr, "colibri serve: --data-dir: must be a non-empty path\n");
+        status = 2;
+        goto out;
+    }
+    const char *data_dir = cfg.data_dir ? cfg.data_dir : "./var";
+    if (make_dirs(data_dir, err, sizeof(err)) != 0) {
+        fprintf(stderr, "colibri serve: data directory %s\n", err);
+        goto out;
+    }
+    if (clb_log_create(stderr, level, &log) != CLB_OK) {
+        fprintf(stderr, "colibri serve: out of memory\n");
+        goto out;
+    }
+
+    /* Before any thread exists: every thread inherits this mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    /* TLS material. */
+    char cert[4200], key[4200];
+    if (cfg.tls_cert) {
+        snprintf(cert, sizeof(cert), "%s", cfg.tls_cert);
+        snprintf(key, sizeof(key), "%s", cfg.tls_key);
+        if (access(cert, R_OK) != 0 || access(key, R_OK) != 0) {
+            fprintf(stderr, "colibri serve: tls: cannot read %s: %s\n",
+                    access(cert, R_OK) != 0 ? cert : key, strerror(errno));
+            goto out;
+        }
+    } else {
+        bool created = false;
+        if (clb_tls_ensure_selfsigned(data_dir, cert, key, sizeof(cert), &created, err,
+                                      sizeof(err)) != CLB_OK) {
+            fprintf(stderr, "colibri serve: TLS certificate: %s\n", err);
+            goto out;
+        }
+        char fp[128] = "";
+        clb_tls_fingerprint(cert, fp, sizeof(fp), err, sizeof(err));
+        clb_logf(log, CLB_LOG_INFO, "%s self-signed certificate %s (SHA-256 %s)",
+                 created ? "generated a" : "using the", cert, fp);
+    }
+
+    if (!cfg.seed_set)
+        cfg.seed = pick_seed();
+    clb_logf(log, CLB_LOG_INFO, "simulated market seed %llu (set \"seed\" to replay it)",
+             (unsigned long long)cfg.seed);
+    struct clb_engine_config ec;
+    clb_serve_config_engine(&cfg, &ec);
+    ec.log = log;
+    if (clb_engine_create(&ec, &engine, err, sizeof(err)) != CLB_OK) {
+        fprintf(stderr, "colibri serve: engine: %s\n", err);
+        goto out;
+    }
+
+    {
+        char tok[4200];
+        int rc = clb_auth_bootstrap_admin(data_dir, tok, sizeof(tok));
+        if (rc < 0) {
+            fprintf(stderr, "colibri serve: admin token: %s\n", clb_strerror(rc));
+            goto out;
+        }
+        if (rc == 1)
+            printf("admin token written to %s\n", tok);
+    }
+    char host[CLB_HOST_MAX + 2];
+    {
+        struct clb_http_config hc = {
+            .host = cfg.listen_host,
+            .port = cfg.listen_port,
+            .cert_pem_path = cert,
+            .key_pem_path = key,
+            .data_dir = data_dir,
+            .metrics_public = cfg.metrics_public,
+            .engine = engine,
+        };
+        if (clb_http_start(&hc, &http, err, sizeof(err)) != CLB_OK) {
+            fprintf(stderr, "colibri serve: REST API on %s:%d: %s\n", cfg.listen_host,
+                    cfg.listen_port, err);
+            goto out;
+        }
+        url_host(cfg.listen_host, host, sizeof(host));
+        printf("REST https://%s:%d\n", host, clb_http_port(http));
+    }
+    {
+        struct clb_ws_config wc = {
+            .host = cfg.ws_host,
+            .port = cfg.ws_port,
+            .cert_pem_path = cert,
+            .key_pem_path = key,
+            .data_dir = data_dir,
+            .allowed_origins = (const char *const *)cfg.allowed_origins,
+            .n_origins = cfg.n_origins,
+            .engine = engine,
+        };
+        if (clb_ws_start(&wc, &ws, err, sizeof(err)) != CLB_OK) {
+            fprintf(stderr, "colibri serve: WebSocket on %s:%d: %s\n", cfg.ws_host, cfg.ws_port,
+                    err);
+            goto out;
+        }
+        url_host(cfg.ws_host, host, sizeof(host));
+        printf("WebSocket wss://%s:%d/ws\n", host, clb_ws_port(ws));
+    }
+    if (cfg.debug_console) {
+        if (clb_console_start(engine, data_dir, cfg.debug_console_port, &console, err,
+                              sizeof(err)) != CLB_OK) {
+            fprintf(stderr, "colibri serve: debug console: %s\n", err);
+            goto out;
+        }
+        printf("debug console 127.0.0.1:%d\n", clb_console_port(console));
+    }
+    (void)host;
+    printf("colibri serve ready\n");
+    fflush(stdout);
+    clb_logf(log, CLB_LOG_INFO, "ready (pid %ld); SIGINT or SIGTERM stops", (long)getpid());
+
+    int sig = 0;
+    while (sigwait(&sigs, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
+        ;
+    clb_logf(log, CLB_LOG_INFO, "%s received: shutting down",
+             sig == SIGINT ? "SIGINT" : "SIGTERM");
+    alarm(SERVE_WATCHDOG_S);
+    status = 0;
+
+out:
+    clb_console_stop(console);
+    clb_http_stop(http);
+    /* The stream stops before the engine: its service loop is woken by the
+     * engine's events, which end with the engine. */
+    clb_ws_stop(ws);
+    if (engine)
+        clb_engine_shutdown(engine, SERVE_ENGINE_STOP_MS);
+    clb_engine_destroy(engine);
+    if (status == 0)
+        clb_logf(log, CLB_LOG_INFO, "stopped");
+    clb_log_destroy(log);
+    clb_serve_config_deinit(&cfg);
+    fflush(stdout);
+    return status;
+}

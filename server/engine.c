@@ -1,0 +1,3164 @@
+/*
+ * engine.c — the worker thread and its doors (see engine.h).
+ *
+ * Layout of the worker's world:
+ *   - sources: one synthetic market generator (core/synth.h) per market
+ *     symbol; each record due by the wall clock is handed to every paper
+ *     connector trading that symbol (clb_paper_on_record);
+ *   - connectors: paper connectors, each with its own event bus, added to
+ *     the clock first so they tick before the strategies;
+ *   - strategies: created by type from the registry, each bound to its
+ *     connector through a small proxy connector that forwards every hook
+ *     and tags the orders the strategy places with its id (the connector
+ *     interface carries the owner in the request, but order events do not);
+ *   - the engine's own listener on each bus keeps the order records (live
+ *     orders plus a ring of finished ones), the fills ring, per-strategy
+ *     accounting and the metrics counters, and appends feed events.
+ *
+ * The loop: feed the records that are due, run the clock tick if due, run
+ * queued commands, publish snapshots and events, then poll() the command
+ * eventfd until the next record, tick or publication is due. Exchange
+ * sockets will join that poll set later. Wall time (CLOCK_REALTIME) is read
+ * here only, and made monotonic (a clock stepping back repeats the latest
+ * instant) because core's clock refuses to go backwards.
+ *
+ * Other threads touch three things only, each under its own mutex: the
+ * command queue (calls are refcounted: a caller that timed out leaves, and
+ * the worker's late reply is dropped with the last reference), the snapshot
+ * table (pointer swaps) and the event feed (a ring of immutable events).
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "connector.h"
+#include "decimal.h"
+#include "error.h"
+#include "event.h"
+#include "market.h"
+#include "order_book.h"
+#include "order_tracker.h"
+#include "paper.h"
+#include "param.h"
+#include "performance.h"
+#include "strategy.h"
+#include "synth.h"
+
+#ifndef COLIBRI_VERSION
+#define COLIBRI_VERSION "unknown"
+#endif
+
+#define NS_PER_MS INT64_C(1000000)
+#define NS_PER_S INT64_C(1000000000)
+
+#define ENG_MAX_MARKETS 8        /* per connector (the paper connector's limit) */
+#define ENG_MAX_ASSETS 16        /* per connector */
+#define ENG_QUEUE_CAP 256        /* pending commands */
+#define ENG_LIVE_MAX 65536       /* live order records */
+#define ENG_RECORD_BUDGET 200000 /* market-data records fed per loop turn */
+#define ENG_PUBLISH_NS (100 * NS_PER_MS) /* book / dirty snapshot pacing: 10 per second */
+#define ENG_STATUS_NS NS_PER_S
+#define ENG_MAX_METRICS 64       /* per strategy */
+#define ENG_DEFAULT_LATENCY_MS 20
+#define ENG_FEE_MAX 0.01
+#define ENG_ERR 256
+
+/* ------------------------------------------------------------------------ */
+/* Simulated markets                                                         */
+/* ------------------------------------------------------------------------ */
+
+struct sim_preset {
+    const char *symbol;
+    const char *base;
+    const char *quote;
+    int price_scale;
+    int qty_scale;
+    int64_t start_price;     /* at price_scale */
+    double volatility;       /* log mid per sqrt(s) */
+    double depth_top;        /* steps */
+    double trade_size_mean;  /* steps */
+    int64_t min_notional;    /* at price_scale */
+};
+
+static const struct sim_preset presets[] = {
+    { "BTC-USDT", "BTC", "USDT", 2, 5, 6000000, 1e-4, 20000.0, 5000.0, 500 },
+    { "ETH-USDT", "ETH", "USDT", 2, 4, 300000, 1.3e-4, 40000.0, 10000.0, 500 },
+};
+#define N_PRESETS (sizeof(presets) / sizeof(presets[0]))
+
+static const struct sim_preset *preset_find(const char *symbol)
+{
+    for (size_t i = 0; i < N_PRESETS; i++)
+        if (strcmp(presets[i].symbol, symbol) == 0)
+            return &presets[i];
+    return NULL;
+}
+
+/* The ledger scale the paper connector gives an asset of this market. */
+static int preset_asset_scale(const struct sim_preset *p, bool base)
+{
+    int s = base ? p->qty_scale : p->price_scale + p->qty_scale;
+    return s < 8 ? 8 : s;
+}
+
+static void preset_rules(const struct sim_preset *p, struct clb_market_rules *r)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->symbol, sizeof(r->symbol), "%s", p->symbol);
+    snprintf(r->base, sizeof(r->base), "%s", p->base);
+    snprintf(r->quote, sizeof(r->quote), "%s", p->quote);
+    r->price_scale = p->price_scale;
+    r->qty_scale = p->qty_scale;
+    r->tick_size = clb_dec_make(1, p->price_scale);
+    r->step_size = clb_dec_make(1, p->qty_scale);
+    r->min_qty = clb_dec_make(1, p->qty_scale);
+    r->max_qty = clb_dec_make(0, 0);
+    r->min_notional = clb_dec_make(p->min_notional, p->price_scale);
+}
+
+static void preset_synth_params(const struct sim_preset *p, int64_t start_ns,
+                                struct clb_synth_params *sp)
+{
+    clb_synth_default_params(sp);
+    snprintf(sp->exchange, sizeof(sp->exchange), "sim");
+    snprintf(sp->symbol, sizeof(sp->symbol), "%s", p->symbol);
+    sp->price_scale = p->price_scale;
+    sp->qty_scale = p->qty_scale;
+    sp->start_price = p->start_price;
+    sp->start_ts_ns = start_ns;
+    sp->volatility = p->volatility;
+    sp->depth_top = p->depth_top;
+    sp->trade_size_mean = p->trade_size_mean;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Configuration parsing (shared by check and create)                        */
+/* ------------------------------------------------------------------------ */
+
+struct conn_spec {
+    char name[32];
+    const struct sim_preset *markets[ENG_MAX_MARKETS];
+    size_t n_markets;
+    double maker_fee, taker_fee;
+    int64_t latency_ms;
+};
+
+struct bal_spec {
+    char asset[CLB_ASSET_MAX];
+    clb_dec amount;
+};
+
+struct engine_spec {
+    struct conn_spec conns[CLB_ENGINE_MAX_CONNECTORS];
+    size_t n_conns;
+    struct bal_spec bal[ENG_MAX_ASSETS * CLB_ENGINE_MAX_CONNECTORS];
+    size_t n_bal;
+};
+
+static int failf(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int failf(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    if (err && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+static const char *json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "unknown";
+}
+
+static bool valid_name(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+static void known_markets(char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_PRESETS && used < cap; i++) {
+        int w = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", presets[i].symbol);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+static int parse_fee(json_t *c, const char *key, size_t idx, double *out, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(c, key);
+    if (!v)
+        return CLB_OK;
+    if (!json_is_number(v) || !(json_number_value(v) >= 0 && json_number_value(v) <= ENG_FEE_MAX))
+        return failf(err, errlen, CLB_EINVAL,
+                     "connectors[%zu].%s: must be a fraction in [0, %g] (0.001 = 0.1 %%)", idx,
+                     key, ENG_FEE_MAX);
+    *out = json_number_value(v);
+    return CLB_OK;
+}
+
+static int parse_conn(json_t *c, size_t idx, struct conn_spec *cs, char *err, size_t errlen)
+{
+    static const char *const keys[] = { "name", "type", "markets", "maker_fee", "taker_fee",
+                                        "latency_ms" };
+    if (!json_is_object(c))
+        return failf(err, errlen, CLB_EINVAL, "connectors[%zu]: must be an object, not %s", idx,
+                     json_type_name(c));
+    const char *k;
+    json_t *v;
+    json_object_foreach(c, k, v) {
+        bool ok = false;
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+            ok = ok || strcmp(k, keys[i]) == 0;
+        if (!ok)
+            return failf(err, errlen, CLB_EINVAL,
+                         "connectors[%zu].%s: unknown key (known: name, type, markets, "
+                         "maker_fee, taker_fee, latency_ms)", idx, k);
+    }
+    memset(cs, 0, sizeof(*cs));
+    json_t *name = json_object_get(c, "name");
+    if (!json_is_string(name) || !valid_name(json_string_value(name), sizeof(cs->name)))
+        return failf(err, errlen, CLB_EINVAL,
+                     "connectors[%zu].name: required, 1-31 characters of A-Z a-z 0-9 _ - .", idx);
+    snprintf(cs->name, sizeof(cs->name), "%s", json_string_value(name));
+    json_t *type = json_object_get(c, "type");
+    if (!json_is_string(type) || strcmp(json_string_value(type), "paper") != 0)
+        return failf(err, errlen, CLB_EINVAL,
+                     "connectors[%zu].type: required, must be \"paper\" (the only type so far)",
+                     idx);
+    json_t *mk = json_object_get(c, "markets");
+    char known[128];
+    known_markets(known, sizeof(known));
+    if (!json_is_array(mk) || json_array_size(mk) == 0)
+        return failf(err, errlen, CLB_EINVAL,
+                     "connectors[%zu].markets: required, a non-empty array of market names (%s)",
+                     idx, known);
+    if (json_array_size(mk) > ENG_MAX_MARKETS)
+        return failf(err, errlen, CLB_EINVAL, "connectors[%zu].markets: at most %d markets", idx,
+                     ENG_MAX_MARKETS);
+    for (size_t i = 0; i < json_array_size(mk); i++) {
+        json_t *m = json_array_get(mk, i);
+        const struct sim_preset *p = json_is_string(m) ? preset_find(json_string_value(m)) : NULL;
+        if (!json_is_string(m))
+            return failf(err, errlen, CLB_EINVAL,
+                         "connectors[%zu].markets[%zu]: must be a string, not %s", idx, i,
+                         json_type_name(m));
+        if (!p)
+            return failf(err, errlen, CLB_EINVAL,
+                         "connectors[%zu].markets[%zu]: unknown market \"%.40s\" (known: %s)", idx,
+                         i, json_string_value(m), known);
+        for (size_t j = 0; j < cs->n_markets; j++)
+            if (cs->markets[j] == p)
+                return failf(err, errlen, CLB_EINVAL,
+                             "connectors[%zu].markets[%zu]: \"%s\" is listed twice", idx, i,
+                             p->symbol);
+        cs->markets[cs->n_markets++] = p;
+    }
+    cs->maker_fee = 0.001;
+    cs->taker_fee = 0.001;
+    cs->latency_ms = ENG_DEFAULT_LATENCY_MS;
+    int rc;
+    if ((rc = parse_fee(c, "maker_fee", idx, &cs->maker_fee, err, errlen)) != CLB_OK ||
+        (rc = parse_fee(c, "taker_fee", idx, &cs->taker_fee, err, errlen)) != CLB_OK)
+        return rc;
+    json_t *lat = json_object_get(c, "latency_ms");
+    if (lat) {
+        if (!json_is_integer(lat) || json_integer_value(lat) < 0 ||
+            json_integer_value(lat) > 60000)
+            return failf(err, errlen, CLB_EINVAL,
+                         "connectors[%zu].latency_ms: must be an integer in [0, 60000]", idx);
+        cs->latency_ms = json_integer_value(lat);
+    }
+    return CLB_OK;
+}
+
+/* Scale of an asset across the configured connectors, or -1 if no market
+ * trades it. */
+static int spec_asset_scale(const struct engine_spec *s, const char *asset)
+{
+    int scale = -1;
+    for (size_t i = 0; i < s->n_conns; i++) {
+        for (size_t j = 0; j < s->conns[i].n_markets; j++) {
+            const struct sim_preset *p = s->conns[i].markets[j];
+            int sc = -1;
+            if (strcmp(p->base, asset) == 0)
+                sc = preset_asset_scale(p, true);
+            else if (strcmp(p->quote, asset) == 0)
+                sc = preset_asset_scale(p, false);
+            if (sc >= 0 && (scale < 0 || sc < scale))
+                scale = sc;
+        }
+    }
+    return scale;
+}
+
+static int parse_spec(const struct clb_engine_config *cfg, struct engine_spec *s, char *err,
+                      size_t errlen)
+{
+    memset(s, 0, sizeof(*s));
+    if (cfg->tick_ms < 1 || cfg->tick_ms > 3600000)
+        return failf(err, errlen, CLB_EINVAL, "tick_ms: must be an integer in [1, 3600000]");
+    if (cfg->event_feed_capacity != 0 &&
+        (cfg->event_feed_capacity < 16 || cfg->event_feed_capacity > 1048576))
+        return failf(err, errlen, CLB_EINVAL, "event_feed_capacity: must be in [16, 1048576]");
+    if (!cfg->connectors) {
+        struct conn_spec *c = &s->conns[0];
+        snprintf(c->name, sizeof(c->name), "paper");
+        for (size_t i = 0; i < N_PRESETS; i++)
+            c->markets[c->n_markets++] = &presets[i];
+        c->maker_fee = c->taker_fee = 0.001;
+        c->latency_ms = ENG_DEFAULT_LATENCY_MS;
+        s->n_conns = 1;
+    } else {
+        if (!json_is_array(cfg->connectors) || json_array_size(cfg->connectors) == 0)
+            return failf(err, errlen, CLB_EINVAL,
+                         "connectors: must be a non-empty array of connector objects");
+        if (json_array_size(cfg->connectors) > CLB_ENGINE_MAX_CONNECTORS)
+            return failf(err, errlen, CLB_EINVAL, "connectors: at most %d connectors",
+                         CLB_ENGINE_MAX_CONNECTORS);
+        for (size_t i = 0; i < json_array_size(cfg->connectors); i++) {
+            int rc = parse_conn(json_array_get(cfg->connectors, i), i, &s->conns[i], err, errlen);
+            if (rc != CLB_OK)
+                return rc;
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(s->conns[j].name, s->conns[i].name) == 0)
+                    return failf(err, errlen, CLB_EINVAL,
+                                 "connectors[%zu].name: \"%s\" is already used by connectors[%zu]",
+                                 i, s->conns[i].name, j);
+            s->n_conns++;
+        }
+    }
+    if (!cfg->balances) {
+        static const struct {
+            const char *asset;
+            int64_t units;
+        } defaults[] = { { "BTC", 10 }, { "ETH", 100 }, { "USDT", 1000000 } };
+        for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+            if (spec_asset_scale(s, defaults[i].asset) < 0)
+                continue;
+            snprintf(s->bal[s->n_bal].asset, CLB_ASSET_MAX, "%s", defaults[i].asset);
+            s->bal[s->n_bal++].amount = clb_dec_make(defaults[i].units, 0);
+        }
+        return CLB_OK;
+    }
+    if (!json_is_object(cfg->balances))
+        return failf(err, errlen, CLB_EINVAL,
+                     "balances: must be an object like {\"USDT\": \"100000\"}, not %s",
+                     json_type_name(cfg->balances));
+    const char *asset;
+    json_t *v;
+    json_object_foreach(cfg->balances, asset, v) {
+        int scale = spec_asset_scale(s, asset);
+        if (scale < 0)
+            return failf(err, errlen, CLB_EINVAL,
+                         "balances.%.40s: no configured market trades this asset", asset);
+        clb_dec d;
+        int64_t scaled;
+        if (!json_is_string(v) || clb_dec_parse_cstr(json_string_value(v), &d) != CLB_OK ||
+            clb_dec_sign(d) < 0)
+            return failf(err, errlen, CLB_EINVAL,
+                         "balances.%s: must be a non-negative decimal string like \"1000.5\"",
+                         asset);
+        int rc = clb_dec_to_scaled(d, scale, &scaled);
+        if (rc == CLB_EPRECISION)
+            return failf(err, errlen, CLB_EINVAL, "balances.%s: more than %d decimals", asset,
+                         scale);
+        if (rc != CLB_OK)
+            return failf(err, errlen, CLB_EINVAL, "balances.%s: too large", asset);
+        if (s->n_bal == sizeof(s->bal) / sizeof(s->bal[0]))
+            return failf(err, errlen, CLB_EINVAL, "balances: too many assets");
+        snprintf(s->bal[s->n_bal].asset, CLB_ASSET_MAX, "%s", asset);
+        s->bal[s->n_bal++].amount = d;
+    }
+    return CLB_OK;
+}
+
+void clb_engine_config_default(struct clb_engine_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->tick_ms = 1000;
+    cfg->seed = 1;
+    cfg->event_feed_capacity = CLB_ENGINE_DEFAULT_FEED;
+}
+
+int clb_engine_check_config(const struct clb_engine_config *cfg, char *err, size_t errlen)
+{
+    if (!cfg)
+        return failf(err, errlen, CLB_EINVAL, "no configuration");
+    struct engine_spec *s = malloc(sizeof(*s));
+    if (!s)
+        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+    int rc = parse_spec(cfg, s, err, errlen);
+    free(s);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The engine's state                                                        */
+/* ------------------------------------------------------------------------ */
+
+struct clb_engine;
+struct eng_conn;
+
+/* Per (connector, market): the paper index, the book topic and counters. */
+struct eng_market {
+    const struct sim_preset *preset;
+    struct clb_market_rules rules;
+    uint32_t paper_idx;
+    uint64_t updates;     /* records applied */
+    uint64_t pub_updates; /* updates at the last book publication */
+    int64_t last_pub_mono;
+    size_t slot;          /* snapshot slot of "book:C:M" */
+    char topic[80];
+    uint64_t placed[2], cancelled[2], rejected[2], completed[2], fills[2];
+};
+
+struct eng_conn {
+    struct clb_engine *e;
+    uint8_t idx;
+    char name[32];
+    struct clb_event_bus bus;
+    struct clb_paper *paper;
+    struct clb_connector *conn;
+    struct eng_market markets[ENG_MAX_MARKETS];
+    uint32_t n_markets;
+    char assets[ENG_MAX_ASSETS][CLB_ASSET_MAX];
+    uint32_t n_assets;
+    double maker_fee, taker_fee;
+    int64_t latency_ms;
+};
+
+struct eng_sub {
+    struct eng_conn *ec;
+    uint32_t market; /* index in ec->markets */
+};
+
+/* One simulated market feeding every connector that trades it. */
+struct eng_source {
+    const struct sim_preset *preset;
+    struct clb_synth synth;
+    bool inited;
+    struct clb_md_record next;
+    struct eng_sub subs[CLB_ENGINE_MAX_CONNECTORS];
+    size_t n_subs;
+};
+
+/* What the engine knows of one order (from the connector's events). */
+struct eng_order {
+    char cid[CLB_CLIENT_ID_MAX];
+    char xid[CLB_EXCHANGE_ORDER_ID_MAX];
+    uint8_t conn;
+    uint8_t market;
+    enum clb_side side;
+    enum clb_order_type type;
+    clb_dec price, amount, executed, executed_quote;
+    int state;
+    int reason;
+    uint32_t owner;
+    int64_t created_ns, updated_ns;
+};
+
+struct eng_trade {
+    char trade_id[CLB_TRADE_ID_MAX];
+    char cid[CLB_CLIENT_ID_MAX];
+    uint8_t conn;
+    uint8_t market;
+    enum clb_side side;
+    clb_dec price, amount, fee;
+    char fee_asset[CLB_ASSET_MAX];
+    bool is_maker;
+    uint32_t owner;
+    int64_t ts_ns;
+};
+
+enum eng_sstate { SS_CREATED = 0, SS_RUNNING, SS_STOPPED };
+
+struct eng_strategy;
+
+/* The connector a strategy sees: forwards every hook to the real one and
+ * tags placements with the strategy's id. */
+struct eng_proxy {
+    struct clb_connector base; /* must stay first */
+    struct eng_strategy *es;
+};
+
+/* Accounting of a strategy's own fills (doubles: reports, not money). */
+struct eng_perf {
+    bool have_start;
+    double start_base, start_quote;
+    double base_delta, quote_delta;
+    double fees_quote;
+    double pos, avg_cost, realized;
+    double volume_quote;
+    uint64_t fills;
+};
+
+struct eng_strategy {
+    struct clb_engine *e;
+    uint32_t id;
+    char name[64];
+    const struct clb_strategy_ops *ops;
+    struct clb_strategy *s;
+    struct eng_proxy proxy;
+    struct eng_conn *ec;
+    uint32_t market;
+    enum eng_sstate state;
+    int64_t created_ns, started_ns, stopped_ns;
+    struct eng_perf pf;
+};
+
+struct eng_call {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;
+    bool done;
+    bool abandoned;
+    char method[64];
+    json_t *params;
+    json_t *result;
+    int rc;
+    char err[ENG_ERR];
+};
+
+struct snap_slot {
+    char name[96];
+    json_t *doc;
+};
+
+enum { SNAP_STATUS = 0, SNAP_CONNECTORS, SNAP_BALANCES, SNAP_STRATEGIES, SNAP_ORDERS,
+       SNAP_TRADES, SNAP_PERFORMANCE, SNAP_METRICS, SNAP_FIXED_ };
+
+static const char *const snap_names[SNAP_FIXED_] = {
+    "status", "connectors", "balances", "strategies", "orders", "trades", "performance", "metrics",
+};
+
+static const double tick_buckets[] = { 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                       0.01,    0.025,  0.05,    0.1,    0.25,  1.0 };
+#define N_TICK_BUCKETS (sizeof(tick_buckets) / sizeof(tick_buckets[0]))
+
+enum eng_state { ES_RUNNING = 0, ES_STOPPING, ES_STOPPED };
+
+struct clb_engine {
+    struct clb_engine_config cfg;
+    struct clb_log *log;
+    bool own_log;
+
+    /* ---- worker-only state ---- */
+    struct clb_clock clock;
+    bool clock_inited;
+    struct eng_conn *conns; /* [CLB_ENGINE_MAX_CONNECTORS] */
+    size_t n_conns;
+    struct eng_source sources[N_PRESETS];
+    size_t n_sources;
+    struct eng_strategy *strats[CLB_ENGINE_MAX_STRATEGIES];
+    size_t n_strats;
+    uint32_t next_id;
+    struct eng_order *live;
+    size_t n_live, cap_live;
+    struct eng_order *fin; /* ring of CLB_ENGINE_KEEP_FINISHED */
+    size_t fin_head, fin_n;
+    struct eng_trade *trades; /* ring of CLB_ENGINE_KEEP_TRADES */
+    size_t tr_head, tr_n;
+    uint32_t placing_owner;
+    bool orders_dirty, trades_dirty;
+    int64_t now_ns;        /* latest wall time seen (never decreasing) */
+    int64_t start_mono_ns;
+    int64_t started_ns;    /* wall */
+    int64_t last_status_mono, last_fast_mono;
+    uint64_t tick_counts[N_TICK_BUCKETS];
+    uint64_t tick_count;
+    double tick_sum_s;
+    enum eng_state state;
+    int64_t stop_deadline_mono;
+    uint64_t records_fed;
+
+    /* ---- lifecycle (life_mu) ---- */
+    pthread_t worker;
+    bool worker_started;
+    pthread_mutex_t life_mu;
+    pthread_cond_t life_cv;
+    atomic_bool stop_requested;
+    _Atomic int stop_timeout_ms;
+    bool worker_done;
+    bool joined;
+
+    /* ---- command queue (q_mu) ---- */
+    pthread_mutex_t q_mu;
+    struct eng_call *q[ENG_QUEUE_CAP];
+    size_t q_head, q_n;
+    bool q_closed;
+    int cmd_efd;
+
+    /* ---- snapshots (snap_mu) ---- */
+    pthread_mutex_t snap_mu;
+    struct snap_slot *slots;
+    size_t n_slots;
+
+    /* ---- event feed (feed_mu) ---- */
+    pthread_mutex_t feed_mu;
+    json_t **ring;
+    size_t feed_cap;
+    size_t feed_count;
+    uint64_t feed_next_seq; /* seq of the next event; the oldest held is next - count */
+    uint64_t feed_dropped;
+    int feed_efd;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Time                                                                      */
+/* ------------------------------------------------------------------------ */
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+/* Wall time, never going back (core's clock refuses time going backwards). */
+static int64_t wall_now(struct clb_engine *e)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t t = (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+    if (t > e->now_ns)
+        e->now_ns = t;
+    return e->now_ns;
+}
+
+static json_int_t to_ms(int64_t ns)
+{
+    return (json_int_t)(ns / NS_PER_MS);
+}
+
+/* ------------------------------------------------------------------------ */
+/* JSON helpers                                                              */
+/* ------------------------------------------------------------------------ */
+
+static json_t *jnum(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *jdec(clb_dec d)
+{
+    char buf[CLB_DEC_STRLEN];
+    if (clb_dec_format(d, buf, sizeof(buf)) < 0)
+        return json_null();
+    return json_string(buf);
+}
+
+static json_t *jscaled(int64_t v, int scale)
+{
+    return jdec(clb_dec_make(v, scale));
+}
+
+static json_t *jowner(uint32_t owner)
+{
+    return owner ? json_integer(owner) : json_null();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Event feed                                                                */
+/* ------------------------------------------------------------------------ */
+
+static void feed_signal(struct clb_engine *e)
+{
+    uint64_t one = 1;
+    ssize_t w = write(e->feed_efd, &one, sizeof(one));
+    (void)w; /* EAGAIN: the counter is saturated, readers are woken anyway */
+}
+
+/* Appends {"seq", "type", "topic", "ts", "data"}; data is stolen. Any thread. */
+static void feed_append(struct clb_engine *e, const char *topic, const char *type, json_t *data,
+                        int64_t ts_ms)
+{
+    json_t *ev = json_object();
+    if (!ev || !data) {
+        json_decref(ev);
+        json_decref(data);
+        return;
+    }
+    json_object_set_new(ev, "type", json_string(type));
+    json_object_set_new(ev, "topic", json_string(topic));
+    json_object_set_new(ev, "ts", json_integer(ts_ms));
+    json_object_set_new(ev, "data", data);
+    json_t *old = NULL;
+    pthread_mutex_lock(&e->feed_mu);
+    json_object_set_new(ev, "seq", json_integer((json_int_t)e->feed_next_seq));
+    size_t pos = (size_t)(e->feed_next_seq % e->feed_cap);
+    if (e->feed_count == e->feed_cap) {
+        old = e->ring[pos];
+        e->feed_dropped++;
+    } else {
+        e->feed_count++;
+    }
+    e->ring[pos] = ev;
+    e->feed_next_seq++;
+    pthread_mutex_unlock(&e->feed_mu);
+    json_decref(old);
+    feed_signal(e);
+}
+
+size_t clb_engine_feed_read(struct clb_engine *e, uint64_t *cursor, json_t **out, size_t n,
+                            bool *gap)
+{
+    if (gap)
+        *gap = false;
+    if (!e || !cursor || (!out && n))
+        return 0;
+    pthread_mutex_lock(&e->feed_mu);
+    uint64_t oldest = e->feed_next_seq - e->feed_count;
+    uint64_t from = *cursor;
+    if (from < oldest) {
+        if (gap && from > 0)
+            *gap = true;
+        from = oldest;
+    }
+    size_t k = 0;
+    while (k < n && from < e->feed_next_seq) {
+        json_t *ev = e->ring[from % e->feed_cap];
+        out[k++] = json_incref(ev);
+        from++;
+    }
+    *cursor = from;
+    pthread_mutex_unlock(&e->feed_mu);
+    return k;
+}
+
+uint64_t clb_engine_feed_head(struct clb_engine *e)
+{
+    pthread_mutex_lock(&e->feed_mu);
+    uint64_t h = e->feed_next_seq;
+    pthread_mutex_unlock(&e->feed_mu);
+    return h;
+}
+
+int clb_engine_feed_fd(struct clb_engine *e)
+{
+    return e ? e->feed_efd : -1;
+}
+
+static void log_sink(void *ud, int64_t ts_ms, enum clb_log_level level, const char *msg)
+{
+    struct clb_engine *e = ud;
+    json_t *d = json_object();
+    if (!d)
+        return;
+    json_object_set_new(d, "ts_ms", json_integer(ts_ms));
+    json_object_set_new(d, "level", json_string(clb_log_level_name(level)));
+    json_object_set_new(d, "message", json_string(msg));
+    feed_append(e, "logs", "log", d, ts_ms);
+}
+
+struct clb_log *clb_engine_log(struct clb_engine *e)
+{
+    return e ? e->log : NULL;
+}
+
+#define LOGD(e, ...) clb_logf((e)->log, CLB_LOG_DEBUG, __VA_ARGS__)
+#define LOGI(e, ...) clb_logf((e)->log, CLB_LOG_INFO, __VA_ARGS__)
+#define LOGW(e, ...) clb_logf((e)->log, CLB_LOG_WARN, __VA_ARGS__)
+
+/* ------------------------------------------------------------------------ */
+/* Snapshots                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Replaces a slot's document (doc stolen). */
+static void snap_publish(struct clb_engine *e, size_t slot, json_t *doc)
+{
+    if (!doc)
+        return;
+    pthread_mutex_lock(&e->snap_mu);
+    json_t *old = e->slots[slot].doc;
+    e->slots[slot].doc = doc;
+    pthread_mutex_unlock(&e->snap_mu);
+    json_decref(old);
+}
+
+json_t *clb_engine_snapshot(struct clb_engine *e, const char *name)
+{
+    if (!e || !name)
+        return NULL;
+    json_t *doc = NULL;
+    pthread_mutex_lock(&e->snap_mu);
+    for (size_t i = 0; i < e->n_slots; i++) {
+        if (strcmp(e->slots[i].name, name) == 0) {
+            doc = json_incref(e->slots[i].doc);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&e->snap_mu);
+    return doc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lookups                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static struct eng_conn *conn_find(struct clb_engine *e, const char *name)
+{
+    for (size_t i = 0; i < e->n_conns; i++)
+        if (strcmp(e->conns[i].name, name) == 0)
+            return &e->conns[i];
+    return NULL;
+}
+
+static int market_find(const struct eng_conn *ec, const char *symbol)
+{
+    for (uint32_t i = 0; i < ec->n_markets; i++)
+        if (strcmp(ec->markets[i].rules.symbol, symbol) == 0)
+            return (int)i;
+    return -1;
+}
+
+static struct eng_strategy *strat_find(struct clb_engine *e, uint32_t id)
+{
+    for (size_t i = 0; i < e->n_strats; i++)
+        if (e->strats[i]->id == id)
+            return e->strats[i];
+    return NULL;
+}
+
+static struct eng_order *live_find(struct clb_engine *e, uint8_t conn, const char *cid)
+{
+    for (size_t i = 0; i < e->n_live; i++)
+        if (e->live[i].conn == conn && strcmp(e->live[i].cid, cid) == 0)
+            return &e->live[i];
+    return NULL;
+}
+
+/* The i-th most recent finished order (0 = newest). */
+static struct eng_order *fin_at(struct clb_engine *e, size_t i)
+{
+    size_t pos = (e->fin_head + CLB_ENGINE_KEEP_FINISHED - 1 - i) % CLB_ENGINE_KEEP_FINISHED;
+    return &e->fin[pos];
+}
+
+static struct eng_order *fin_find(struct clb_engine *e, uint8_t conn, const char *cid)
+{
+    for (size_t i = 0; i < e->fin_n; i++) {
+        struct eng_order *o = fin_at(e, i);
+        if (o->conn == conn && strcmp(o->cid, cid) == 0)
+            return o;
+    }
+    return NULL;
+}
+
+static struct eng_trade *trade_at(struct clb_engine *e, size_t i)
+{
+    size_t pos = (e->tr_head + CLB_ENGINE_KEEP_TRADES - 1 - i) % CLB_ENGINE_KEEP_TRADES;
+    return &e->trades[pos];
+}
+
+static double market_mid(const struct eng_conn *ec, uint32_t m)
+{
+    const struct clb_order_book *b = clb_paper_book(ec->paper, ec->markets[m].paper_idx);
+    double mid;
+    if (!b || !clb_book_mid(b, &mid))
+        return NAN;
+    return mid * pow(10.0, -(double)ec->markets[m].rules.price_scale);
+}
+
+/* ------------------------------------------------------------------------ */
+/* JSON of orders, trades, strategies                                        */
+/* ------------------------------------------------------------------------ */
+
+static const char *order_type_name(enum clb_order_type t)
+{
+    switch (t) {
+    case CLB_ORDER_LIMIT:
+        return "limit";
+    case CLB_ORDER_LIMIT_MAKER:
+        return "limit_maker";
+    case CLB_ORDER_MARKET:
+        return "market";
+    }
+    return "unknown";
+}
+
+static json_t *order_json(struct clb_engine *e, const struct eng_order *o)
+{
+    const struct eng_conn *ec = &e->conns[o->conn];
+    json_t *j = json_object();
+    if (!j)
+        return NULL;
+    json_object_set_new(j, "client_order_id", json_string(o->cid));
+    json_object_set_new(j, "exchange_order_id", json_string(o->xid));
+    json_object_set_new(j, "connector", json_string(ec->name));
+    json_object_set_new(j, "market", json_string(ec->markets[o->market].rules.symbol));
+    json_object_set_new(j, "side", json_string(clb_side_name(o->side)));
+    json_object_set_new(j, "type", json_string(order_type_name(o->type)));
+    json_object_set_new(j, "price", jdec(o->price));
+    json_object_set_new(j, "amount", jdec(o->amount));
+    json_object_set_new(j, "executed", jdec(o->executed));
+    json_object_set_new(j, "executed_quote", jdec(o->executed_quote));
+    json_object_set_new(j, "state", json_string(clb_order_state_name(o->state)));
+    json_object_set_new(j, "strategy", jowner(o->owner));
+    json_object_set_new(j, "created_ms", json_integer(to_ms(o->created_ns)));
+    json_object_set_new(j, "updated_ms", json_integer(to_ms(o->updated_ns)));
+    json_object_set_new(j, "reason", o->reason ? json_string(clb_err_name(o->reason))
+                                               : json_null());
+    return j;
+}
+
+static json_t *trade_json(struct clb_engine *e, const struct eng_trade *t)
+{
+    const struct eng_conn *ec = &e->conns[t->conn];
+    json_t *j = json_object();
+    if (!j)
+        return NULL;
+    json_object_set_new(j, "trade_id", json_string(t->trade_id));
+    json_object_set_new(j, "client_order_id", json_string(t->cid));
+    json_object_set_new(j, "connector", json_string(ec->name));
+    json_object_set_new(j, "market", json_string(ec->markets[t->market].rules.symbol));
+    json_object_set_new(j, "side", json_string(clb_side_name(t->side)));
+    json_object_set_new(j, "price", jdec(t->price));
+    json_object_set_new(j, "amount", jdec(t->amount));
+    json_object_set_new(j, "fee", jdec(t->fee));
+    json_object_set_new(j, "fee_asset", json_string(t->fee_asset));
+    json_object_set_new(j, "is_maker", json_boolean(t->is_maker));
+    json_object_set_new(j, "strategy", jowner(t->owner));
+    json_object_set_new(j, "ts_ms", json_integer(to_ms(t->ts_ns)));
+    return j;
+}
+
+static const char *sstate_name(enum eng_sstate s)
+{
+    switch (s) {
+    case SS_CREATED:
+        return "created";
+    case SS_RUNNING:
+        return "running";
+    case SS_STOPPED:
+        return "stopped";
+    }
+    return "unknown";
+}
+
+static json_t *params_json(const struct clb_strategy_ops *ops, const void *cfg)
+{
+    json_t *o = json_object();
+    if (!o || !cfg)
+        return o;
+    for (size_t i = 0; i < ops->n_params; i++) {
+        const struct clb_param_spec *p = &ops->params[i];
+        const void *f = (const char *)cfg + p->offset;
+        json_t *v = NULL;
+        switch (p->type) {
+        case CLB_PARAM_DOUBLE:
+            v = jnum(*(const double *)f);
+            break;
+        case CLB_PARAM_INT:
+            v = json_integer(*(const long long *)f);
+            break;
+        case CLB_PARAM_BOOL:
+            v = json_boolean(*(const bool *)f);
+            break;
+        case CLB_PARAM_ENUM:
+        case CLB_PARAM_STRING: {
+            char buf[CLB_PARAM_STRMAX + 8];
+            if (clb_params_format(p, cfg, buf, sizeof(buf)) >= 0)
+                v = json_string(buf);
+            break;
+        }
+        }
+        if (v)
+            json_object_set_new(o, p->name, v);
+    }
+    return o;
+}
+
+static json_t *strategy_metrics_json(const struct eng_strategy *es)
+{
+    json_t *o = json_object();
+    if (!o || !es->ops->metrics)
+        return o;
+    struct clb_strategy_metric m[ENG_MAX_METRICS];
+    size_t n = es->ops->metrics(es->s, m, ENG_MAX_METRICS);
+    for (size_t i = 0; i < n && i < ENG_MAX_METRICS; i++)
+        if (m[i].name)
+            json_object_set_new(o, m[i].name, jnum(m[i].value));
+    return o;
+}
+
+static json_t *strategy_json(struct clb_engine *e, const struct eng_strategy *es)
+{
+    (void)e;
+    json_t *j = json_object();
+    if (!j)
+        return NULL;
+    json_object_set_new(j, "id", json_integer(es->id));
+    json_object_set_new(j, "name", json_string(es->name));
+    json_object_set_new(j, "type", json_string(es->ops->type));
+    json_object_set_new(j, "connector", json_string(es->ec->name));
+    json_object_set_new(j, "market", json_string(es->ec->markets[es->market].rules.symbol));
+    json_object_set_new(j, "state", json_string(sstate_name(es->state)));
+    json_object_set_new(j, "params",
+                        params_json(es->ops, es->ops->config ? es->ops->config(es->s) : NULL));
+    json_object_set_new(j, "metrics", strategy_metrics_json(es));
+    json_object_set_new(j, "created_ms", json_integer(to_ms(es->created_ns)));
+    json_object_set_new(j, "started_ms",
+                        es->started_ns ? json_integer(to_ms(es->started_ns)) : json_null());
+    json_object_set_new(j, "stopped_ms",
+                        es->stopped_ns ? json_integer(to_ms(es->stopped_ns)) : json_null());
+    json_object_set_new(j, "errors", json_integer((json_int_t)es->s->it.errors));
+    json_object_set_new(j, "last_error", es->s->it.last_error
+                                             ? json_string(clb_err_name(es->s->it.last_error))
+                                             : json_null());
+    return j;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Order events -> records, trades, accounting, metrics, feed                */
+/* ------------------------------------------------------------------------ */
+
+static struct eng_order *live_add(struct clb_engine *e)
+{
+    if (e->n_live == e->cap_live) {
+        if (e->cap_live >= ENG_LIVE_MAX)
+            return NULL;
+        size_t cap = e->cap_live ? e->cap_live * 2 : 256;
+        struct eng_order *n = realloc(e->live, cap * sizeof(*n));
+        if (!n)
+            return NULL;
+        e->live = n;
+        e->cap_live = cap;
+    }
+    struct eng_order *o = &e->live[e->n_live++];
+    memset(o, 0, sizeof(*o));
+    return o;
+}
+
+/* Moves a live record into the finished ring; returns its new address. */
+static struct eng_order *live_finish(struct clb_engine *e, struct eng_order *o)
+{
+    struct eng_order *dst = &e->fin[e->fin_head];
+    *dst = *o;
+    e->fin_head = (e->fin_head + 1) % CLB_ENGINE_KEEP_FINISHED;
+    if (e->fin_n < CLB_ENGINE_KEEP_FINISHED)
+        e->fin_n++;
+    size_t i = (size_t)(o - e->live);
+    memmove(&e->live[i], &e->live[i + 1], (e->n_live - i - 1) * sizeof(*o));
+    e->n_live--;
+    return dst;
+}
+
+static void perf_on_fill(struct eng_strategy *es, const struct clb_order_event *oe)
+{
+    struct eng_perf *pf = &es->pf;
+    const struct clb_market_rules *r = &es->ec->markets[es->market].rules;
+    double px = clb_dec_to_double(oe->fill_price);
+    double q = clb_dec_to_double(oe->fill_amount);
+    double fee = clb_dec_to_double(oe->fill_fee);
+    bool fee_base = oe->fee_asset && strcmp(oe->fee_asset, r->base) == 0;
+    bool fee_quote = oe->fee_asset && strcmp(oe->fee_asset, r->quote) == 0;
+    double fee_q = fee_base ? fee * px : fee_quote ? fee : 0.0;
+    double signed_q = oe->side == CLB_SIDE_BUY ? q : -q;
+    pf->fills++;
+    pf->volume_quote += px * q;
+    pf->base_delta += signed_q;
+    pf->quote_delta -= signed_q * px;
+    if (fee_base)
+        pf->base_delta -= fee;
+    else if (fee_quote)
+        pf->quote_delta -= fee;
+    pf->fees_quote += fee_q;
+    pf->realized -= fee_q;
+    /* average cost: closing part realizes, opening part moves the average */
+    if (pf->pos == 0.0 || (pf->pos > 0) == (signed_q > 0)) {
+        double npos = pf->pos + signed_q;
+        pf->avg_cost = npos != 0.0 ? (pf->avg_cost * pf->pos + px * signed_q) / npos : 0.0;
+        pf->pos = npos;
+    } else {
+        double closing = fabs(signed_q) < fabs(pf->pos) ? fabs(signed_q) : fabs(pf->pos);
+        double dir = pf->pos > 0 ? 1.0 : -1.0;
+        pf->realized += closing * (px - pf->avg_cost) * dir;
+        pf->pos += signed_q;
+        if (fabs(pf->pos) < 1e-12) {
+            pf->pos = 0.0;
+            pf->avg_cost = 0.0;
+        } else if ((pf->pos > 0) != (dir > 0)) {
+            pf->avg_cost = px; /* flipped: the rest opened at this price */
+        }
+    }
+    if (fee_base)
+        pf->pos -= fee;
+}
+
+static void record_trade(struct clb_engine *e, struct eng_conn *ec, int market,
+                         const struct clb_event *ev, uint32_t owner)
+{
+    const struct clb_order_event *oe = &ev->u.order;
+    struct eng_trade *t = &e->trades[e->tr_head];
+    memset(t, 0, sizeof(*t));
+    snprintf(t->trade_id, sizeof(t->trade_id), "%s", oe->trade_id ? oe->trade_id : "");
+    snprintf(t->cid, sizeof(t->cid), "%s", oe->client_order_id);
+    t->conn = ec->idx;
+    t->market = (uint8_t)market;
+    t->side = oe->side;
+    t->price = oe->fill_price;
+    t->amount = oe->fill_amount;
+    t->fee = oe->fill_fee;
+    snprintf(t->fee_asset, sizeof(t->fee_asset), "%s", oe->fee_asset ? oe->fee_asset : "");
+    t->is_maker = oe->fill_is_maker;
+    t->owner = owner;
+    t->ts_ns = ev->ts_ns;
+    e->tr_head = (e->tr_head + 1) % CLB_ENGINE_KEEP_TRADES;
+    if (e->tr_n < CLB_ENGINE_KEEP_TRADES)
+        e->tr_n++;
+    e->trades_dirty = true;
+    feed_append(e, "trades", "trade", trade_json(e, t), to_ms(ev->ts_ns));
+    char p[CLB_DEC_STRLEN], q[CLB_DEC_STRLEN];
+    clb_dec_format(t->price, p, sizeof(p));
+    clb_dec_format(t->amount, q, sizeof(q));
+    if (owner)
+        LOGI(e, "fill %s %s %s %s @ %s (%s, strategy %" PRIu32 ")", ec->name,
+             ec->markets[market].rules.symbol, clb_side_name(t->side), q, p, t->cid, owner);
+    else
+        LOGI(e, "fill %s %s %s %s @ %s (%s, manual)", ec->name, ec->markets[market].rules.symbol,
+             clb_side_name(t->side), q, p, t->cid);
+}
+
+static const char *event_kind(enum clb_event_type t)
+{
+    switch (t) {
+    case CLB_EV_ORDER_CREATED:
+        return "created";
+    case CLB_EV_ORDER_FILLED:
+        return "filled";
+    case CLB_EV_ORDER_CANCELLED:
+        return "cancelled";
+    case CLB_EV_ORDER_FAILED:
+        return "failed";
+    case CLB_EV_ORDER_COMPLETED:
+        return "completed";
+    default:
+        return "state";
+    }
+}
+
+static void on_order_event(void *ud, const struct clb_event *ev)
+{
+    struct eng_conn *ec = ud;
+    struct clb_engine *e = ec->e;
+    const struct clb_order_event *oe = &ev->u.order;
+    if (!oe->client_order_id || !oe->market)
+        return;
+    int m = market_find(ec, oe->market);
+    if (m < 0)
+        return;
+    struct eng_market *mk = &ec->markets[m];
+    int side = oe->side == CLB_SIDE_SELL ? 1 : 0;
+    bool started = ev->type == CLB_EV_ORDER_STATE && oe->prev_state == CLB_ORDER_STATE_NONE;
+    struct eng_order *o = started ? NULL : live_find(e, ec->idx, oe->client_order_id);
+    bool finished = false;
+    if (!o && !started) {
+        o = fin_find(e, ec->idx, oe->client_order_id); /* a late fill */
+        finished = o != NULL;
+    }
+    if (started) {
+        o = live_add(e);
+        if (!o) {
+            LOGW(e, "too many live orders: %s is not listed", oe->client_order_id);
+        } else {
+            snprintf(o->cid, sizeof(o->cid), "%s", oe->client_order_id);
+            o->conn = ec->idx;
+            o->market = (uint8_t)m;
+            o->owner = e->placing_owner;
+            o->created_ns = ev->ts_ns;
+        }
+        mk->placed[side]++;
+    }
+    uint32_t owner = o ? o->owner : 0;
+    switch (ev->type) {
+    case CLB_EV_ORDER_CANCELLED:
+        mk->cancelled[side]++;
+        break;
+    case CLB_EV_ORDER_FAILED:
+        mk->rejected[side]++;
+        break;
+    case CLB_EV_ORDER_COMPLETED:
+        mk->completed[side]++;
+        break;
+    case CLB_EV_ORDER_FILLED: {
+        mk->fills[side]++;
+        struct eng_strategy *es = owner ? strat_find(e, owner) : NULL;
+        if (es)
+            perf_on_fill(es, oe);
+        record_trade(e, ec, m, ev, owner);
+        break;
+    }
+    default:
+        break;
+    }
+    if (!o)
+        return;
+    snprintf(o->xid, sizeof(o->xid), "%s", oe->exchange_order_id ? oe->exchange_order_id : "");
+    o->side = oe->side;
+    o->type = oe->type;
+    o->price = oe->price;
+    o->amount = oe->amount;
+    o->executed = oe->executed_base;
+    o->executed_quote = oe->executed_quote;
+    o->state = oe->state;
+    if (ev->type == CLB_EV_ORDER_FAILED)
+        o->reason = oe->reason ? oe->reason : CLB_EINVAL;
+    o->updated_ns = ev->ts_ns;
+    e->orders_dirty = true;
+    json_t *d = order_json(e, o);
+    if (d)
+        json_object_set_new(d, "event", json_string(event_kind(ev->type)));
+    feed_append(e, "orders", "order", d, to_ms(ev->ts_ns));
+    if (ev->type == CLB_EV_ORDER_FAILED)
+        LOGI(e, "order %s on %s %s failed: %s", o->cid, ec->name, mk->rules.symbol,
+             clb_strerror(o->reason));
+    else
+        LOGD(e, "order %s on %s %s: %s", o->cid, ec->name, mk->rules.symbol,
+             event_kind(ev->type));
+    if (!finished && clb_order_state_is_terminal(o->state))
+        live_finish(e, o);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The proxy connector strategies trade through                              */
+/* ------------------------------------------------------------------------ */
+
+static struct clb_connector *px_real(struct clb_connector *c)
+{
+    return ((struct eng_proxy *)c)->es->ec->conn;
+}
+
+static int px_place(struct clb_connector *c, const struct clb_order_request *req,
+                    char client_id[CLB_CLIENT_ID_MAX])
+{
+    struct eng_strategy *es = ((struct eng_proxy *)c)->es;
+    struct clb_connector *real = es->ec->conn;
+    if (!req)
+        return CLB_EINVAL;
+    struct clb_order_request r = *req;
+    r.owner = es->id;
+    uint32_t saved = es->e->placing_owner;
+    es->e->placing_owner = es->id;
+    int rc = real->ops->place(real, &r, client_id);
+    es->e->placing_owner = saved;
+    return rc;
+}
+
+static int px_cancel(struct clb_connector *c, const char *market, const char *client_id)
+{
+    struct clb_connector *real = px_real(c);
+    return real->ops->cancel(real, market, client_id);
+}
+
+static const struct clb_order_book *px_book(struct clb_connector *c, const char *market)
+{
+    struct clb_connector *real = px_real(c);
+    return real->ops->book(real, market);
+}
+
+static const struct clb_market_rules *px_rules(struct clb_connector *c, const char *market)
+{
+    struct clb_connector *real = px_real(c);
+    return real->ops->rules(real, market);
+}
+
+static int px_balance(struct clb_connector *c, const char *asset, clb_dec *total,
+                      clb_dec *available)
+{
+    struct clb_connector *real = px_real(c);
+    return real->ops->balance(real, asset, total, available);
+}
+
+static int px_fees(struct clb_connector *c, const char *market, double *maker, double *taker)
+{
+    struct clb_connector *real = px_real(c);
+    return real->ops->fees(real, market, maker, taker);
+}
+
+static const struct clb_order_tracker *px_tracker(struct clb_connector *c)
+{
+    struct clb_connector *real = px_real(c);
+    return real->ops->tracker(real);
+}
+
+static void px_status(struct clb_connector *c, struct clb_connector_status *out)
+{
+    struct clb_connector *real = px_real(c);
+    real->ops->status(real, out);
+}
+
+static void px_destroy(struct clb_connector *c)
+{
+    (void)c; /* owned by its eng_strategy */
+}
+
+static const struct clb_connector_ops proxy_ops = {
+    .type = "proxy",
+    .place = px_place,
+    .cancel = px_cancel,
+    .book = px_book,
+    .rules = px_rules,
+    .balance = px_balance,
+    .fees = px_fees,
+    .tracker = px_tracker,
+    .status = px_status,
+    .destroy = px_destroy,
+};
+
+static const struct clb_time_iterator_ops proxy_it_ops = { .name = "proxy" };
+
+static void proxy_init(struct eng_strategy *es)
+{
+    struct eng_proxy *p = &es->proxy;
+    memset(p, 0, sizeof(*p));
+    clb_time_iterator_init(&p->base.it, &proxy_it_ops);
+    p->base.ops = &proxy_ops;
+    memcpy(p->base.name, es->ec->name, sizeof(p->base.name));
+    p->base.bus = &es->ec->bus;
+    p->es = es;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Snapshot builders (worker)                                                */
+/* ------------------------------------------------------------------------ */
+
+static const char *state_name(enum eng_state s)
+{
+    return s == ES_RUNNING ? "running" : s == ES_STOPPING ? "stopping" : "stopped";
+}
+
+static json_t *conn_status_json(struct eng_conn *ec, bool *ready)
+{
+    struct clb_connector_status st;
+    ec->conn->ops->status(ec->conn, &st);
+    *ready = st.symbols_mapped && st.order_books_ready && st.balances_ready &&
+             st.trading_rules_ready && st.user_stream_ready;
+    json_t *j = json_object();
+    json_object_set_new(j, "symbols_mapped", json_boolean(st.symbols_mapped));
+    json_object_set_new(j, "order_books_ready", json_boolean(st.order_books_ready));
+    json_object_set_new(j, "balances_ready", json_boolean(st.balances_ready));
+    json_object_set_new(j, "trading_rules_ready", json_boolean(st.trading_rules_ready));
+    json_object_set_new(j, "user_stream_ready", json_boolean(st.user_stream_ready));
+    return j;
+}
+
+static json_t *build_status(struct clb_engine *e)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "version", json_string(COLIBRI_VERSION));
+    json_object_set_new(j, "uptime_s", json_real((double)(mono_ns() - e->start_mono_ns) / 1e9));
+    json_object_set_new(j, "started_ms", json_integer(to_ms(e->started_ns)));
+    json_object_set_new(j, "state", json_string(state_name(e->state)));
+    json_t *c = json_object();
+    json_object_set_new(c, "mode", json_string(clb_clock_mode_name(e->clock.mode)));
+    json_object_set_new(c, "tick_ms", json_integer(e->cfg.tick_ms));
+    json_object_set_new(c, "now_ms", json_integer(to_ms(e->now_ns)));
+    json_object_set_new(c, "ticks", json_integer((json_int_t)e->clock.tick_count));
+    json_object_set_new(c, "ticks_skipped", json_integer((json_int_t)e->clock.ticks_skipped));
+    json_object_set_new(c, "hook_errors", json_integer((json_int_t)e->clock.hook_errors));
+    json_object_set_new(j, "clock", c);
+    json_t *cs = json_array();
+    for (size_t i = 0; i < e->n_conns; i++) {
+        struct eng_conn *ec = &e->conns[i];
+        json_t *o = json_object();
+        bool ready;
+        json_t *st = conn_status_json(ec, &ready);
+        json_object_set_new(o, "name", json_string(ec->name));
+        json_object_set_new(o, "type", json_string(ec->conn->ops->type));
+        json_object_set_new(o, "ready", json_boolean(ready));
+        json_object_set_new(o, "status", st);
+        json_array_append_new(cs, o);
+    }
+    json_object_set_new(j, "connectors", cs);
+    size_t running = 0;
+    for (size_t i = 0; i < e->n_strats; i++)
+        running += e->strats[i]->state == SS_RUNNING;
+    json_t *s = json_object();
+    json_object_set_new(s, "total", json_integer((json_int_t)e->n_strats));
+    json_object_set_new(s, "running", json_integer((json_int_t)running));
+    json_object_set_new(j, "strategies", s);
+    return j;
+}
+
+static json_t *build_connectors(struct clb_engine *e)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < e->n_conns; i++) {
+        struct eng_conn *ec = &e->conns[i];
+        json_t *o = json_object();
+        bool ready;
+        json_t *st = conn_status_json(ec, &ready);
+        json_object_set_new(o, "name", json_string(ec->name));
+        json_object_set_new(o, "type", json_string(ec->conn->ops->type));
+        json_object_set_new(o, "source", json_string("sim"));
+        json_t *mk = json_array();
+        for (uint32_t m = 0; m < ec->n_markets; m++)
+            json_array_append_new(mk, json_string(ec->markets[m].rules.symbol));
+        json_object_set_new(o, "markets", mk);
+        json_object_set_new(o, "ready", json_boolean(ready));
+        json_object_set_new(o, "status", st);
+        json_object_set_new(o, "maker_fee", json_real(ec->maker_fee));
+        json_object_set_new(o, "taker_fee", json_real(ec->taker_fee));
+        json_object_set_new(o, "latency_ms", json_integer(ec->latency_ms));
+        struct clb_paper_stats ps;
+        clb_paper_stats(ec->paper, &ps);
+        json_t *sj = json_object();
+        json_object_set_new(sj, "records", json_integer((json_int_t)ps.records));
+        json_object_set_new(sj, "fills", json_integer((json_int_t)ps.fills));
+        json_object_set_new(sj, "orders_submitted", json_integer((json_int_t)ps.orders_submitted));
+        json_object_set_new(sj, "orders_rejected", json_integer((json_int_t)ps.orders_rejected));
+        json_object_set_new(sj, "cancels", json_integer((json_int_t)ps.cancels));
+        json_object_set_new(o, "stats", sj);
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *build_balances(struct clb_engine *e)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < e->n_conns; i++) {
+        struct eng_conn *ec = &e->conns[i];
+        for (uint32_t k = 0; k < ec->n_assets; k++) {
+            clb_dec total, avail, locked;
+            ec->conn->ops->balance(ec->conn, ec->assets[k], &total, &avail);
+            if (clb_dec_sub(total, avail, &locked) != CLB_OK)
+                locked = clb_dec_make(0, 0);
+            json_t *o = json_object();
+            json_object_set_new(o, "connector", json_string(ec->name));
+            json_object_set_new(o, "asset", json_string(ec->assets[k]));
+            json_object_set_new(o, "total", jdec(total));
+            json_object_set_new(o, "available", jdec(avail));
+            json_object_set_new(o, "locked", jdec(locked));
+            json_array_append_new(a, o);
+        }
+    }
+    return a;
+}
+
+static json_t *build_strategies(struct clb_engine *e)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < e->n_strats; i++)
+        json_array_append_new(a, strategy_json(e, e->strats[i]));
+    return a;
+}
+
+static json_t *build_orders(struct clb_engine *e)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < e->n_live; i++)
+        json_array_append_new(a, order_json(e, &e->live[i]));
+    for (size_t i = 0; i < e->fin_n; i++)
+        json_array_append_new(a, order_json(e, fin_at(e, i)));
+    return a;
+}
+
+static json_t *build_trades(struct clb_engine *e)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < e->tr_n; i++)
+        json_array_append_new(a, trade_json(e, trade_at(e, i)));
+    return a;
+}
+
+struct perf_view {
+    struct clb_perf perf;
+    double price, unrealized;
+};
+
+static void perf_view(struct eng_strategy *es, struct perf_view *v)
+{
+    const struct eng_perf *pf = &es->pf;
+    double price = market_mid(es->ec, es->market);
+    struct clb_perf_input in = {
+        .start_base = pf->start_base,
+        .start_quote = pf->start_quote,
+        .cur_base = pf->start_base + pf->base_delta,
+        .cur_quote = pf->start_quote + pf->quote_delta,
+        .price = isfinite(price) ? price : 0.0,
+        .fees_quote = pf->fees_quote,
+    };
+    clb_perf_compute(&in, &v->perf);
+    v->price = price;
+    v->unrealized = isfinite(price) && pf->pos != 0.0 ? pf->pos * (price - pf->avg_cost) : 0.0;
+}
+
+static json_t *build_performance(struct clb_engine *e)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < e->n_strats; i++) {
+        struct eng_strategy *es = e->strats[i];
+        struct perf_view v;
+        perf_view(es, &v);
+        json_t *j = json_object();
+        json_object_set_new(j, "strategy", json_string(es->name));
+        json_object_set_new(j, "market", json_string(es->ec->markets[es->market].rules.symbol));
+        json_object_set_new(j, "hold_value", jnum(v.perf.hold_value));
+        json_object_set_new(j, "current_value", jnum(v.perf.current_value));
+        json_object_set_new(j, "trade_pnl", jnum(v.perf.trade_pnl));
+        json_object_set_new(j, "fees_quote", jnum(v.perf.fees_quote));
+        json_object_set_new(j, "total_pnl", jnum(v.perf.total_pnl));
+        json_object_set_new(j, "return_pct", jnum(v.perf.return_pct));
+        json_object_set_new(j, "realized_pnl", jnum(es->pf.realized));
+        json_object_set_new(j, "unrealized_pnl", jnum(v.unrealized));
+        json_object_set_new(j, "inventory_base", jnum(es->pf.base_delta));
+        json_object_set_new(j, "fills", json_integer((json_int_t)es->pf.fills));
+        json_object_set_new(j, "volume_quote", jnum(es->pf.volume_quote));
+        json_object_set_new(j, "price", jnum(v.price));
+        char key[16];
+        snprintf(key, sizeof(key), "%" PRIu32, es->id);
+        json_object_set_new(o, key, j);
+    }
+    return o;
+}
+
+static json_t *build_book(struct clb_engine *e, struct eng_conn *ec, uint32_t m)
+{
+    struct eng_market *mk = &ec->markets[m];
+    const struct clb_order_book *b = clb_paper_book(ec->paper, mk->paper_idx);
+    json_t *j = json_object();
+    json_object_set_new(j, "connector", json_string(ec->name));
+    json_object_set_new(j, "market", json_string(mk->rules.symbol));
+    for (int s = 0; s < 2; s++) {
+        json_t *a = json_array();
+        enum clb_side side = s == 0 ? CLB_SIDE_BUY : CLB_SIDE_SELL;
+        struct clb_level lv[CLB_ENGINE_BOOK_DEPTH];
+        size_t n = b ? clb_book_top(b, side, lv, CLB_ENGINE_BOOK_DEPTH) : 0;
+        for (size_t i = 0; i < n; i++) {
+            json_t *l = json_array();
+            json_array_append_new(l, jscaled(lv[i].price, mk->rules.price_scale));
+            json_array_append_new(l, jscaled(lv[i].qty, mk->rules.qty_scale));
+            json_array_append_new(a, l);
+        }
+        json_object_set_new(j, s == 0 ? "bids" : "asks", a);
+    }
+    json_object_set_new(j, "update_id", json_integer((json_int_t)mk->updates));
+    json_object_set_new(j, "ts_ms", json_integer(to_ms(e->now_ns)));
+    return j;
+}
+
+/* ---- metrics ---- */
+
+static json_t *labels(const char *k1, const char *v1, const char *k2, const char *v2,
+                      const char *k3, const char *v3)
+{
+    json_t *l = json_object();
+    if (k1)
+        json_object_set_new(l, k1, json_string(v1));
+    if (k2)
+        json_object_set_new(l, k2, json_string(v2));
+    if (k3)
+        json_object_set_new(l, k3, json_string(v3));
+    return l;
+}
+
+static void metric(json_t *arr, const char *name, const char *help, json_t *lab, double value)
+{
+    json_t *m = json_object();
+    json_object_set_new(m, "name", json_string(name));
+    json_object_set_new(m, "help", json_string(help));
+    json_object_set_new(m, "labels", lab ? lab : json_object());
+    json_object_set_new(m, "value", isfinite(value) ? json_real(value) : json_real(0.0));
+    json_array_append_new(arr, m);
+}
+
+static void side_counters(json_t *arr, struct clb_engine *e, const char *name, const char *help,
+                          size_t off)
+{
+    for (size_t i = 0; i < e->n_conns; i++) {
+        struct eng_conn *ec = &e->conns[i];
+        for (uint32_t m = 0; m < ec->n_markets; m++) {
+            const uint64_t *v = (const uint64_t *)((const char *)&ec->markets[m] + off);
+            for (int s = 0; s < 2; s++)
+                metric(arr, name, help,
+                       labels("connector", ec->name, "market", ec->markets[m].rules.symbol, "side",
+                              s == 0 ? "buy" : "sell"),
+                       (double)v[s]);
+        }
+    }
+}
+
+static json_t *strategy_labels(const struct eng_strategy *es)
+{
+    char id[16];
+    snprintf(id, sizeof(id), "%" PRIu32, es->id);
+    return labels("strategy_id", id, "strategy", es->name, "market",
+                  es->ec->markets[es->market].rules.symbol);
+}
+
+static json_t *build_metrics(struct clb_engine *e)
+{
+    json_t *counters = json_array(), *gauges = json_array(), *hists = json_array();
+    side_counters(counters, e, "colibri_orders_placed_total", "Orders placed (tracked)",
+                  offsetof(struct eng_market, placed));
+    side_counters(counters, e, "colibri_orders_cancelled_total", "Orders cancelled",
+                  offsetof(struct eng_market, cancelled));
+    side_counters(counters, e, "colibri_orders_rejected_total", "Orders rejected or failed",
+                  offsetof(struct eng_market, rejected));
+    side_counters(counters, e, "colibri_orders_filled_total", "Orders completely filled",
+                  offsetof(struct eng_market, completed));
+    side_counters(counters, e, "colibri_fills_total", "Fills of our orders",
+                  offsetof(struct eng_market, fills));
+    for (size_t i = 0; i < e->n_conns; i++) {
+        struct eng_conn *ec = &e->conns[i];
+        for (uint32_t m = 0; m < ec->n_markets; m++)
+            metric(counters, "colibri_book_resyncs_total", "Order book resynchronisations",
+                   labels("connector", ec->name, "market", ec->markets[m].rules.symbol, NULL,
+                          NULL),
+                   0.0);
+    }
+    for (size_t i = 0; i < e->n_conns; i++)
+        metric(counters, "colibri_reconnects_total", "Exchange stream reconnections",
+               labels("connector", e->conns[i].name, NULL, NULL, NULL, NULL), 0.0);
+    metric(counters, "colibri_ticks_total", "Clock ticks delivered", NULL,
+           (double)e->clock.tick_count);
+    metric(counters, "colibri_ticks_skipped_total", "Clock ticks collapsed after a stall", NULL,
+           (double)e->clock.ticks_skipped);
+    for (size_t i = 0; i < e->n_strats; i++)
+        metric(counters, "colibri_strategy_errors_total", "Failed strategy hook calls",
+               strategy_labels(e->strats[i]), (double)e->strats[i]->s->it.errors);
+    pthread_mutex_lock(&e->feed_mu);
+    double dropped = (double)e->feed_dropped;
+    pthread_mutex_unlock(&e->feed_mu);
+    metric(counters, "colibri_events_dropped_total", "Events dropped from the stream feed", NULL,
+           dropped);
+
+    for (size_t i = 0; i < e->n_conns; i++) {
+        struct eng_conn *ec = &e->conns[i];
+        for (uint32_t k = 0; k < ec->n_assets; k++) {
+            clb_dec total, avail;
+            ec->conn->ops->balance(ec->conn, ec->assets[k], &total, &avail);
+            metric(gauges, "colibri_balance", "Total balance",
+                   labels("connector", ec->name, "asset", ec->assets[k], NULL, NULL),
+                   clb_dec_to_double(total));
+            metric(gauges, "colibri_balance_available", "Balance not locked by open orders",
+                   labels("connector", ec->name, "asset", ec->assets[k], NULL, NULL),
+                   clb_dec_to_double(avail));
+        }
+        for (uint32_t m = 0; m < ec->n_markets; m++) {
+            size_t open = 0;
+            for (size_t k = 0; k < e->n_live; k++)
+                open += e->live[k].conn == ec->idx && e->live[k].market == m;
+            metric(gauges, "colibri_open_orders", "Live orders",
+                   labels("connector", ec->name, "market", ec->markets[m].rules.symbol, NULL,
+                          NULL),
+                   (double)open);
+        }
+        bool ready = clb_connector_ready(ec->conn);
+        metric(gauges, "colibri_connector_ready", "1 when the connector is ready to trade",
+               labels("connector", ec->name, NULL, NULL, NULL, NULL), ready ? 1.0 : 0.0);
+    }
+    for (size_t i = 0; i < e->n_strats; i++) {
+        struct eng_strategy *es = e->strats[i];
+        struct perf_view v;
+        perf_view(es, &v);
+        metric(gauges, "colibri_strategy_running", "1 while the strategy runs",
+               strategy_labels(es), es->state == SS_RUNNING ? 1.0 : 0.0);
+        metric(gauges, "colibri_strategy_inventory_base",
+               "Base bought minus sold by the strategy's fills", strategy_labels(es),
+               es->pf.base_delta);
+        metric(gauges, "colibri_strategy_realized_pnl", "Realized PnL in quote (average cost)",
+               strategy_labels(es), es->pf.realized);
+        metric(gauges, "colibri_strategy_unrealized_pnl", "Unrealized PnL in quote at the mid",
+               strategy_labels(es), v.unrealized);
+    }
+    metric(gauges, "colibri_build_info", "Build information",
+           labels("version", COLIBRI_VERSION, NULL, NULL, NULL, NULL), 1.0);
+    metric(gauges, "colibri_uptime_seconds", "Seconds since the engine started", NULL,
+           (double)(mono_ns() - e->start_mono_ns) / 1e9);
+
+    json_t *h = json_object();
+    json_object_set_new(h, "name", json_string("colibri_tick_duration_seconds"));
+    json_object_set_new(h, "help", json_string("Duration of one clock tick (all iterators)"));
+    json_object_set_new(h, "labels", json_object());
+    json_t *b = json_array();
+    uint64_t cum = 0;
+    for (size_t i = 0; i < N_TICK_BUCKETS; i++) {
+        cum += e->tick_counts[i];
+        json_t *pair = json_array();
+        json_array_append_new(pair, json_real(tick_buckets[i]));
+        json_array_append_new(pair, json_integer((json_int_t)cum));
+        json_array_append_new(b, pair);
+    }
+    json_object_set_new(h, "buckets", b);
+    json_object_set_new(h, "sum", json_real(e->tick_sum_s));
+    json_object_set_new(h, "count", json_integer((json_int_t)e->tick_count));
+    json_array_append_new(hists, h);
+
+    json_t *j = json_object();
+    json_object_set_new(j, "counters", counters);
+    json_object_set_new(j, "gauges", gauges);
+    json_object_set_new(j, "histograms", hists);
+    return j;
+}
+
+/* ---- publication ---- */
+
+static void publish_fast(struct clb_engine *e)
+{
+    if (e->orders_dirty) {
+        snap_publish(e, SNAP_ORDERS, build_orders(e));
+        snap_publish(e, SNAP_BALANCES, build_balances(e));
+        snap_publish(e, SNAP_METRICS, build_metrics(e));
+        e->orders_dirty = false;
+    }
+    if (e->trades_dirty) {
+        snap_publish(e, SNAP_TRADES, build_trades(e));
+        snap_publish(e, SNAP_PERFORMANCE, build_performance(e));
+        e->trades_dirty = false;
+    }
+    e->last_fast_mono = mono_ns();
+}
+
+static void publish_all(struct clb_engine *e)
+{
+    e->orders_dirty = e->trades_dirty = true;
+    publish_fast(e);
+    snap_publish(e, SNAP_STATUS, build_status(e));
+    snap_publish(e, SNAP_CONNECTORS, build_connectors(e));
+    snap_publish(e, SNAP_STRATEGIES, build_strategies(e));
+}
+
+static void publish_status_event(struct clb_engine *e)
+{
+    json_t *st = build_status(e);
+    if (!st)
+        return;
+    snap_publish(e, SNAP_STATUS, json_incref(st));
+    feed_append(e, "status", "status", st, to_ms(e->now_ns));
+    e->last_status_mono = mono_ns();
+}
+
+static void publish_book(struct clb_engine *e, struct eng_conn *ec, uint32_t m, int64_t mono)
+{
+    struct eng_market *mk = &ec->markets[m];
+    json_t *b = build_book(e, ec, m);
+    if (!b)
+        return;
+    snap_publish(e, mk->slot, json_incref(b));
+    feed_append(e, mk->topic, "book", b, to_ms(e->now_ns));
+    mk->pub_updates = mk->updates;
+    mk->last_pub_mono = mono;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Commands (worker)                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Refuses keys outside `allowed` (NULL-terminated). */
+static int check_keys(json_t *params, const char *const *allowed, char *err, size_t errlen)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(params, k, v) {
+        bool ok = false;
+        for (size_t i = 0; allowed[i]; i++)
+            ok = ok || strcmp(allowed[i], k) == 0;
+        if (!ok) {
+            char list[256];
+            size_t used = 0;
+            list[0] = '\0';
+            for (size_t i = 0; allowed[i] && used < sizeof(list); i++) {
+                int w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+                                 allowed[i]);
+                if (w < 0)
+                    break;
+                used += (size_t)w;
+            }
+            return failf(err, errlen, CLB_EINVAL, "%.64s: unknown field (expected: %s)", k, list);
+        }
+    }
+    return CLB_OK;
+}
+
+/* Optional string field: NULL when absent, CLB_EINVAL when not a string. */
+static int get_str(json_t *params, const char *key, bool required, const char **out, char *err,
+                   size_t errlen)
+{
+    json_t *v = json_object_get(params, key);
+    *out = NULL;
+    if (!v) {
+        if (required)
+            return failf(err, errlen, CLB_EINVAL, "%s: required", key);
+        return CLB_OK;
+    }
+    if (!json_is_string(v))
+        return failf(err, errlen, CLB_EINVAL, "%s: must be a string, not %s", key,
+                     json_type_name(v));
+    *out = json_string_value(v);
+    return CLB_OK;
+}
+
+static int get_strategy(struct clb_engine *e, json_t *params, struct eng_strategy **out,
+                        char *err, size_t errlen)
+{
+    json_t *v = json_object_get(params, "id");
+    long long id = -1;
+    if (!v)
+        return failf(err, errlen, CLB_EINVAL, "id: required");
+    if (json_is_integer(v)) {
+        id = json_integer_value(v);
+    } else if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = strlen(s);
+        bool digits = n > 0 && n <= 10;
+        for (size_t i = 0; i < n && digits; i++)
+            digits = s[i] >= '0' && s[i] <= '9';
+        if (digits)
+            id = strtoll(s, NULL, 10);
+    } else {
+        return failf(err, errlen, CLB_EINVAL, "id: must be a positive integer, not %s",
+                     json_type_name(v));
+    }
+    if (id <= 0 || id > (long long)UINT32_MAX)
+        return failf(err, errlen, CLB_EINVAL, "id: must be a positive integer");
+    *out = strat_find(e, (uint32_t)id);
+    if (!*out)
+        return failf(err, errlen, CLB_ENOTFOUND, "id: no strategy %lld", id);
+    return CLB_OK;
+}
+
+/* Shortest "%.Ng" that reads back as the same double. */
+static void format_double(double x, char *buf, size_t cap)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x)
+            return;
+    }
+}
+
+/* Converts a JSON value to the text clb_params_set parses, by the declared
+ * type; a wrong JSON type is CLB_EINVAL naming the key. */
+static int param_text(const struct clb_param_spec *p, json_t *v, char *buf, size_t cap,
+                      char *err, size_t errlen)
+{
+    switch (p->type) {
+    case CLB_PARAM_DOUBLE:
+        if (json_is_integer(v)) {
+            snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+            return CLB_OK;
+        }
+        if (json_is_real(v)) {
+            format_double(json_real_value(v), buf, cap);
+            return CLB_OK;
+        }
+        return failf(err, errlen, CLB_EINVAL, "params.%s: expected a number, not %s", p->name,
+                     json_type_name(v));
+    case CLB_PARAM_INT:
+        if (json_is_integer(v)) {
+            snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+            return CLB_OK;
+        }
+        if (json_is_real(v) && isfinite(json_real_value(v)) &&
+            json_real_value(v) == floor(json_real_value(v)) && fabs(json_real_value(v)) < 1e15) {
+            snprintf(buf, cap, "%.0f", json_real_value(v));
+            return CLB_OK;
+        }
+        return failf(err, errlen, CLB_EINVAL, "params.%s: expected an integer, not %s", p->name,
+                     json_is_real(v) ? "a fractional number" : json_type_name(v));
+    case CLB_PARAM_BOOL:
+        if (json_is_boolean(v)) {
+            snprintf(buf, cap, "%s", json_is_true(v) ? "true" : "false");
+            return CLB_OK;
+        }
+        return failf(err, errlen, CLB_EINVAL, "params.%s: expected true or false, not %s",
+                     p->name, json_type_name(v));
+    case CLB_PARAM_ENUM:
+    case CLB_PARAM_STRING:
+        if (json_is_string(v)) {
+            if (strlen(json_string_value(v)) >= cap)
+                return failf(err, errlen, CLB_EINVAL, "params.%s: value too long", p->name);
+            snprintf(buf, cap, "%s", json_string_value(v));
+            return CLB_OK;
+        }
+        return failf(err, errlen, CLB_EINVAL, "params.%s: expected a string, not %s", p->name,
+                     json_type_name(v));
+    }
+    return failf(err, errlen, CLB_EINVAL, "params.%s: unsupported parameter type", p->name);
+}
+
+/* Applies a JSON params object onto cfg (all or nothing: cfg is changed
+ * only when every key is valid). */
+static int apply_params(const struct clb_strategy_ops *ops, void *cfg, json_t *params, char *err,
+                        size_t errlen)
+{
+    if (!params)
+        return CLB_OK;
+    if (!json_is_object(params))
+        return failf(err, errlen, CLB_EINVAL, "params: must be an object, not %s",
+                     json_type_name(params));
+    size_t sz = ops->config_size ? ops->config_size : 1;
+    void *tmp = malloc(sz);
+    if (!tmp)
+        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+    memcpy(tmp, cfg, sz);
+    int rc = CLB_OK;
+    const char *k;
+    json_t *v;
+    json_object_foreach(params, k, v) {
+        const struct clb_param_spec *p = clb_params_find(ops->params, ops->n_params, k);
+        if (!p) {
+            rc = failf(err, errlen, CLB_EINVAL, "params.%.64s: unknown parameter of %s", k,
+                       ops->type);
+            break;
+        }
+        char text[128], why[200];
+        if ((rc = param_text(p, v, text, sizeof(text), err, errlen)) != CLB_OK)
+            break;
+        if (clb_params_set(ops->params, ops->n_params, tmp, k, text, why, sizeof(why)) != CLB_OK) {
+            rc = failf(err, errlen, CLB_EINVAL, "params.%s", why);
+            break;
+        }
+    }
+    if (rc == CLB_OK)
+        memcpy(cfg, tmp, sz);
+    free(tmp);
+    return rc;
+}
+
+static int strat_start(struct clb_engine *e, struct eng_strategy *es, char *err, size_t errlen)
+{
+    const struct clb_market_rules *r = &es->ec->markets[es->market].rules;
+    if (!es->pf.have_start) {
+        clb_dec total, avail;
+        es->ec->conn->ops->balance(es->ec->conn, r->base, &total, &avail);
+        es->pf.start_base = clb_dec_to_double(total);
+        es->ec->conn->ops->balance(es->ec->conn, r->quote, &total, &avail);
+        es->pf.start_quote = clb_dec_to_double(total);
+        es->pf.have_start = true;
+    }
+    int rc = clb_clock_add(&e->clock, &es->s->it);
+    if (rc != CLB_OK)
+        return failf(err, errlen, rc == CLB_EFULL ? CLB_EFULL : CLB_ESTATE,
+                     "strategy %" PRIu32 " failed to start: %s", es->id, clb_strerror(rc));
+    es->state = SS_RUNNING;
+    es->started_ns = e->now_ns;
+    es->stopped_ns = 0;
+    LOGI(e, "strategy %" PRIu32 " (%s, %s on %s %s) started", es->id, es->name, es->ops->type,
+         es->ec->name, r->symbol);
+    return CLB_OK;
+}
+
+static void strat_stop(struct clb_engine *e, struct eng_strategy *es)
+{
+    clb_clock_remove(&e->clock, &es->s->it); /* its stop hook cancels its orders */
+    es->state = SS_STOPPED;
+    es->stopped_ns = e->now_ns;
+    LOGI(e, "strategy %" PRIu32 " (%s) stopped", es->id, es->name);
+}
+
+static void strat_free(struct eng_strategy *es)
+{
+    if (!es)
+        return;
+    if (es->s) {
+        clb_strategy_detach(es->s);
+        es->s->ops->destroy(es->s);
+    }
+    free(es);
+}
+
+static int cmd_strategy_create(struct clb_engine *e, json_t *params, json_t **result, char *err,
+                               size_t errlen)
+{
+    static const char *const keys[] = { "name", "type", "connector", "market", "params", "start",
+                                        NULL };
+    const char *type, *conn, *market, *name;
+    int rc;
+    if ((rc = check_keys(params, keys, err, errlen)) != CLB_OK ||
+        (rc = get_str(params, "type", true, &type, err, errlen)) != CLB_OK ||
+        (rc = get_str(params, "connector", false, &conn, err, errlen)) != CLB_OK ||
+        (rc = get_str(params, "market", true, &market, err, errlen)) != CLB_OK ||
+        (rc = get_str(params, "name", false, &name, err, errlen)) != CLB_OK)
+        return rc;
+    const struct clb_strategy_ops *ops = clb_strategy_find(type);
+    if (!ops) {
+        const struct clb_strategy_ops *const *all;
+        size_t n = clb_strategy_types(&all);
+        char list[256];
+        size_t used = 0;
+        list[0] = '\0';
+        for (size_t i = 0; i < n && used < sizeof(list); i++) {
+            int w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+                             all[i]->type);
+            if (w < 0)
+                break;
+            used += (size_t)w;
+        }
+        return failf(err, errlen, CLB_EINVAL, "type: unknown strategy type \"%.64s\" (known: %s)",
+                     type, list);
+    }
+    struct eng_conn *ec = conn ? conn_find(e, conn) : &e->conns[0];
+    if (!ec)
+        return failf(err, errlen, CLB_EINVAL, "connector: no connector named \"%.64s\"", conn);
+    int m = market_find(ec, market);
+    if (m < 0)
+        return failf(err, errlen, CLB_EINVAL, "market: connector \"%s\" has no market \"%.64s\"",
+                     ec->name, market);
+    if (name && (strlen(name) == 0 || strlen(name) >= 64))
+        return failf(err, errlen, CLB_EINVAL, "name: must be 1 to 63 characters");
+    if (name) {
+        for (const char *c = name; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                return failf(err, errlen, CLB_EINVAL, "name: control characters are not allowed");
+    }
+    json_t *start = json_object_get(params, "start");
+    if (start && !json_is_boolean(start))
+        return failf(err, errlen, CLB_EINVAL, "start: must be true or false, not %s",
+                     json_type_name(start));
+    if (e->n_strats == CLB_ENGINE_MAX_STRATEGIES)
+        return failf(err, errlen, CLB_EFULL, "at most %d strategies may exist at once",
+                     CLB_ENGINE_MAX_STRATEGIES);
+    void *cfg = calloc(1, ops->config_size ? ops->config_size : 1);
+    if (!cfg)
+        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+    clb_params_defaults(ops->params, ops->n_params, cfg);
+    struct eng_strategy *es = NULL;
+    if ((rc = apply_params(ops, cfg, json_object_get(params, "params"), err, errlen)) != CLB_OK)
+        goto fail;
+    es = calloc(1, sizeof(*es));
+    if (!es) {
+        rc = failf(err, errlen, CLB_ENOMEM, "out of memory");
+        goto fail;
+    }
+    es->e = e;
+    es->id = e->next_id;
+    es->ops = ops;
+    es->ec = ec;
+    es->market = (uint32_t)m;
+    es->created_ns = e->now_ns;
+    if (name)
+        snprintf(es->name, sizeof(es->name), "%s", name);
+    else
+        snprintf(es->name, sizeof(es->name), "%.40s-%" PRIu32, ops->type, es->id);
+    proxy_init(es);
+    char why[200] = "";
+    if ((rc = ops->create(cfg, &es->s, why, sizeof(why))) != CLB_OK) {
+        es->s = NULL;
+        rc = failf(err, errlen, rc == CLB_ENOMEM ? CLB_ENOMEM : CLB_EINVAL, "params: %s",
+                   why[0] ? why : clb_strerror(rc));
+        goto fail;
+    }
+    if ((rc = clb_strategy_attach(es->s, &es->proxy.base, market, es->id, es->name)) != CLB_OK) {
+        rc = failf(err, errlen, rc == CLB_EFULL ? CLB_EFULL : CLB_EINVAL,
+                   "cannot bind the strategy to %s %s: %s", ec->name, market, clb_strerror(rc));
+        goto fail;
+    }
+    if (start && json_is_true(start) && (rc = strat_start(e, es, err, errlen)) != CLB_OK)
+        goto fail;
+    free(cfg);
+    e->strats[e->n_strats++] = es;
+    e->next_id++;
+    if (es->state != SS_RUNNING)
+        LOGI(e, "strategy %" PRIu32 " (%s, %s on %s %s) created", es->id, es->name, ops->type,
+             ec->name, market);
+    *result = strategy_json(e, es);
+    return CLB_OK;
+fail:
+    free(cfg);
+    strat_free(es);
+    return rc;
+}
+
+static int cmd_strategy_start(struct clb_engine *e, json_t *params, json_t **result, char *err,
+                              size_t errlen)
+{
+    static const char *const keys[] = { "id", NULL };
+    struct eng_strategy *es;
+    int rc;
+    if ((rc = check_keys(params, keys, err, errlen)) != CLB_OK ||
+        (rc = get_strategy(e, params, &es, err, errlen)) != CLB_OK)
+        return rc;
+    if (es->state == SS_RUNNING)
+        return failf(err, errlen, CLB_ESTATE, "strategy %" PRIu32 " is already running", es->id);
+    if ((rc = strat_start(e, es, err, errlen)) != CLB_OK)
+        return rc;
+    *result = strategy_json(e, es);
+    return CLB_OK;
+}
+
+static int cmd_strategy_stop(struct clb_engine *e, json_t *params, json_t **result, char *err,
+                             size_t errlen)
+{
+    static const char *const keys[] = { "id", NULL };
+    struct eng_strategy *es;
+    int rc;
+    if ((rc = check_keys(params, keys, err, errlen)) != CLB_OK ||
+        (rc = get_strategy(e, params, &es, err, errlen)) != CLB_OK)
+        return rc;
+    if (es->state != SS_RUNNING)
+        return failf(err, errlen, CLB_ESTATE, "strategy %" PRIu32 " is not running (%s)", es->id,
+                     sstate_name(es->state));
+    strat_stop(e, es);
+    *result = strategy_json(e, es);
+    return CLB_OK;
+}
+
+static int cmd_strategy_update(struct clb_engine *e, json_t *params, json_t **result, char *err,
+                               size_t errlen)
+{
+    static const char *const keys[] = { "id", "params", NULL };
+    struct eng_strategy *es;
+    int rc;
+    if ((rc = check_keys(params, keys, err, errlen)) != CLB_OK ||
+        (rc = get_strategy(e, params, &es, err, errlen)) != CLB_OK)
+        return rc;
+    json_t *p = json_object_get(params, "params");
+    if (!p)
+        return failf(err, errlen, CLB_EINVAL, "params: required");
+    const struct clb_strategy_ops *ops = es->ops;
+    const void *cur = ops->config ? ops->config(es->s) : NULL;
+    if (!cur)
+        return failf(err, errlen, CLB_ESTATE, "%s does not expose its parameters", ops->type);
+    size_t sz = ops->config_size ? ops->config_size : 1;
+    void *cfg = malloc(sz);
+    if (!cfg)
+        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+    memcpy(cfg, cur, sz);
+    if ((rc = apply_params(ops, cfg, p, err, errlen)) != CLB_OK)
+        goto out;
+    char why[200] = "";
+    if (ops->update_config) {
+        if ((rc = ops->update_config(es->s, cfg, why, sizeof(why))) != CLB_OK) {
+            rc = failf(err, errlen, CLB_EINVAL, "params: %s", why[0] ? why : clb_strerror(rc));
+            goto out;
+        }
+    } else if (es->state == SS_RUNNING) {
+        rc = failf(err, errlen, CLB_ESTATE, "%s parameters cannot change while it runs",
+                   ops->type);
+        goto out;
+    } else {
+        /* fixed parameters: replace the stopped instance */
+        struct clb_strategy *ns = NULL;
+        if ((rc = ops->create(cfg, &ns, why, sizeof(why))) != CLB_OK) {
+            rc = failf(err, errlen, CLB_EINVAL, "params: %s", why[0] ? why : clb_strerror(rc));
+            goto out;
+        }
+        if ((rc = clb_strategy_attach(ns, &es->proxy.base, es->ec->markets[es->market].rules.symbol,
+                                      es->id, es->name)) != CLB_OK) {
+            ops->destroy(ns);
+            rc = failf(err, errlen, CLB_EFULL, "cannot bind the strategy: %s", clb_strerror(rc));
+            goto out;
+        }
+        clb_strategy_detach(es->s);
+        ops->destroy(es->s);
+        es->s = ns;
+    }
+    LOGI(e, "strategy %" PRIu32 " (%s) parameters updated", es->id, es->name);
+    *result = strategy_json(e, es);
+out:
+    free(cfg);
+    return rc;
+}
+
+static int cmd_strategy_delete(struct clb_engine *e, json_t *params, json_t **result, char *err,
+                               size_t errlen)
+{
+    static const char *const keys[] = { "id", NULL };
+    struct eng_strategy *es;
+    int rc;
+    if ((rc = check_keys(params, keys, err, errlen)) != CLB_OK ||
+        (rc = get_strategy(e, params, &es, err, errlen)) != CLB_OK)
+        return rc;
+    if (es->state == SS_RUNNING)
+        strat_stop(e, es);
+    size_t i = 0;
+    while (e->strats[i] != es)
+        i++;
+    memmove(&e->strats[i], &e->strats[i + 1], (e->n_strats - i - 1) * sizeof(e->strats[0]));
+    e->n_strats--;
+    uint32_t id = es->id;
+    LOGI(e, "strategy %" PRIu32 " (%s) deleted", id, es->name);
+    strat_free(es);
+    json_t *r = json_object();
+    json_object_set_new(r, "id", json_integer(id));
+    json_object_set_new(r, "deleted", json_true());
+    *result = r;
+    return CLB_OK;
+}
+
+static int cmd_indicators(struct clb_engine *e, json_t *params, json_t **result, char *err,
+                          size_t errlen)
+{
+    static const char *const keys[] = { "id", NULL };
+    struct eng_strategy *es;
+    int rc;
+    if ((rc = check_keys(params, keys, err, errlen)) != CLB_OK ||
+        (rc = get_strategy(e, params, &es, err, errlen)) != CLB_OK)
+        return rc;
+    *result = strategy_metrics_json(es);
+    return CLB_OK;
+}
+
+/* A decimal from a JSON string or number. */
+static int get_dec(json_t *params, const char *key, clb_dec *out, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(params, key);
+    char buf[64];
+    const char *text;
+    if (json_is_string(v)) {
+        text = json_string_value(v);
+    } else if (json_is_integer(v)) {
+        snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        text = buf;
+    } else if (json_is_real(v) && isfinite(json_real_value(v))) {
+        format_double(json_real_value(v), buf, sizeof(buf));
+        text = buf;
+    } else {
+        return failf(err, errlen, CLB_EINVAL, "%s: must be a decimal string like \"0.01\", not %s",
+                     key, json_type_name(v));
+    }
+    clb_dec d;
+    int rc = clb_dec_parse_cstr(text, &d);
+    if (rc != CLB_OK)
+        return failf(err, errlen, CLB_EINVAL, "%s: \"%.40s\" is not a decimal (%s)", key, text,
+                     clb_strerror(rc));
+    if (clb_dec_sign(d) <= 0)
+        return failf(err, errlen, CLB_EINVAL, "%s: must be > 0", key);
+    *out = d;
+    return CLB_OK;
+}
+
+static int cmd_order_create(struct clb_engine *e, json_t *params, json_t **result, char *err,
+                            size_t errlen)
+{
+    static const char *const keys[] = { "connector", "market", "side", "type", "price", "amount",
+                                        NULL };
+    const char *conn, *market, *side_s, *type_s;
+    int rc;
+    if ((rc = check_keys(params, keys, err, errlen)) != CLB_OK ||
+        (rc = get_str(params, "connector", false, &conn, err, errlen)) != CLB_OK ||
+        (rc = get_str(params, "market", true, &market, err, errlen)) != CLB_OK ||
+        (rc = get_str(params, "side", true, &side_s, err, errlen)) != CLB_OK ||
+        (rc = get_str(params, "type", false, &type_s, err, errlen)) != CLB_OK)
+        return rc;
+    struct eng_conn *ec = conn ? conn_find(e, conn) : &e->conns[0];
+    if (!ec)
+        return failf(err, errlen, CLB_EINVAL, "connector: no connector named \"%.64s\"", conn);
+    int m = market_find(ec, market);
+    if (m < 0)
+        return failf(err, errlen, CLB_EINVAL, "market: connector \"%s\" has no market \"%.64s\"",
+                     ec->name, market);
+    enum clb_side side;
+    if (strcmp(side_s, "buy") == 0)
+        side = CLB_SIDE_BUY;
+    else if (strcmp(side_s, "sell") == 0)
+        side = CLB_SIDE_SELL;
+    else
+        return failf(err, errlen, CLB_EINVAL, "side: must be \"buy\" or \"sell\"");
+    enum clb_order_type type = CLB_ORDER_LIMIT;
+    if (!type_s)
+        return failf(err, errlen, CLB_EINVAL,
+                     "type: required (\"limit\", \"limit_maker\" or \"market\")");
+    if (strcmp(type_s, "limit") == 0)
+        type = CLB_ORDER_LIMIT;
+    else if (strcmp(type_s, "limit_maker") == 0)
+        type = CLB_ORDER_LIMIT_MAKER;
+    else if (strcmp(type_s, "market") == 0)
+        type = CLB_ORDER_MARKET;
+    else
+        return failf(err, errlen, CLB_EINVAL,
+                     "type: must be \"limit\", \"limit_maker\" or \"market\"");
+    clb_dec price = clb_dec_make(0, 0), amount;
+    if (type == CLB_ORDER_MARKET) {
+        if (json_object_get(params, "price"))
+            return failf(err, errlen, CLB_EINVAL, "price: not allowed for a market order");
+    } else {
+        if (!json_object_get(params, "price"))
+            return failf(err, errlen, CLB_EINVAL, "price: required for a %s order", type_s);
+        if ((rc = get_dec(params, "price", &price, err, errlen)) != CLB_OK)
+            return rc;
+    }
+    if (!json_object_get(params, "amount"))
+        return failf(err, errlen, CLB_EINVAL, "amount: required");
+    if ((rc = get_dec(params, "amount", &amount, err, errlen)) != CLB_OK)
+        return rc;
+    if (!clb_connector_ready(ec->conn))
+        return failf(err, errlen, CLB_ENOTREADY, "connector \"%s\" is not ready", ec->name);
+    /* Funds check (the venue would reject it later anyway). */
+    const struct clb_market_rules *r = &ec->markets[m].rules;
+    clb_dec total, avail, need;
+    if (side == CLB_SIDE_SELL) {
+        ec->conn->ops->balance(ec->conn, r->base, &total, &avail);
+        if (clb_dec_cmp(amount, avail) > 0)
+            return failf(err, errlen, CLB_EINVAL, "amount: exceeds the available %s balance",
+                         r->base);
+    } else if (type != CLB_ORDER_MARKET) {
+        ec->conn->ops->balance(ec->conn, r->quote, &total, &avail);
+        if (clb_dec_mul(price, amount, &need) != CLB_OK || clb_dec_cmp(need, avail) > 0)
+            return failf(err, errlen, CLB_EINVAL,
+                         "amount: price * amount exceeds the available %s balance", r->quote);
+    }
+    struct clb_order_request req = { .market = r->symbol, .side = side, .type = type,
+                                     .price = price, .amount = amount, .owner = 0 };
+    char cid[CLB_CLIENT_ID_MAX];
+    uint32_t saved = e->placing_owner;
+    e->placing_owner = 0;
+    rc = ec->conn->ops->place(ec->conn, &req, cid);
+    e->placing_owner = saved;
+    if (rc == CLB_ERANGE) {
+        char q[CLB_DEC_STRLEN], n[CLB_DEC_STRLEN];
+        clb_dec_format(r->min_qty, q, sizeof(q));
+        clb_dec_format(r->min_notional, n, sizeof(n));
+        return failf(err, errlen, CLB_EINVAL,
+                     "amount: below the market's minimum after rounding to its step (min amount "
+                     "%s, min notional %s %s)", q, n, r->quote);
+    }
+    if (rc == CLB_EPRECISION || rc == CLB_EOVERFLOW)
+        return failf(err, errlen, CLB_EINVAL, "price/amount: %s", clb_strerror(rc));
+    if (rc != CLB_OK)
+        return failf(err, errlen, rc, "order rejected by %s: %s", ec->name, clb_strerror(rc));
+    LOGI(e, "manual order %s placed on %s %s (%s %s)", cid, ec->name, r->symbol, side_s, type_s);
+    json_t *res = json_object();
+    json_object_set_new(res, "client_order_id", json_string(cid));
+    json_object_set_new(res, "connector", json_string(ec->name));
+    json_object_set_new(res, "market", json_string(r->symbol));
+    *result = res;
+    return CLB_OK;
+}
+
+static int cmd_order_cancel(struct clb_engine *e, json_t *params, json_t **result, char *err,
+                            size_t errlen)
+{
+    static const char *const keys[] = { "connector", "client_order_id", NULL };
+    const char *conn, *cid;
+    int rc;
+    if ((rc = check_keys(params, keys, err, errlen)) != CLB_OK ||
+        (rc = get_str(params, "connector", false, &conn, err, errlen)) != CLB_OK ||
+        (rc = get_str(params, "client_order_id", true, &cid, err, errlen)) != CLB_OK)
+        return rc;
+    struct eng_conn *ec = conn ? conn_find(e, conn) : &e->conns[0];
+    if (!ec)
+        return failf(err, errlen, CLB_ENOTFOUND, "connector: no connector named \"%.64s\"", conn);
+    struct eng_order *o = live_find(e, ec->idx, cid);
+    if (!o) {
+        struct eng_order *f = fin_find(e, ec->idx, cid);
+        if (f)
+            return failf(err, errlen, CLB_ESTATE, "order %s is already %s", cid,
+                         clb_order_state_name(f->state));
+        return failf(err, errlen, CLB_ENOTFOUND, "client_order_id: no order \"%.64s\" on %s", cid,
+                     ec->name);
+    }
+    char id[CLB_CLIENT_ID_MAX];
+    snprintf(id, sizeof(id), "%s", o->cid);
+    rc = ec->conn->ops->cancel(ec->conn, ec->markets[o->market].rules.symbol, id);
+    if (rc == CLB_ENOTFOUND)
+        return failf(err, errlen, CLB_ENOTFOUND, "client_order_id: no order \"%s\" on %s", id,
+                     ec->name);
+    if (rc != CLB_OK)
+        return failf(err, errlen, rc == CLB_EFULL ? CLB_EFULL : CLB_ESTATE,
+                     "order %s cannot be cancelled: %s", id, clb_strerror(rc));
+    LOGI(e, "cancel of %s requested on %s", id, ec->name);
+    o = live_find(e, ec->idx, id);
+    if (!o)
+        o = fin_find(e, ec->idx, id);
+    json_t *res = json_object();
+    json_object_set_new(res, "client_order_id", json_string(id));
+    json_object_set_new(res, "state",
+                        json_string(o ? clb_order_state_name(o->state) : "pending_cancel"));
+    *result = res;
+    return CLB_OK;
+}
+
+static int cmd_log_level(struct clb_engine *e, json_t *params, json_t **result, char *err,
+                         size_t errlen)
+{
+    static const char *const keys[] = { "level", NULL };
+    const char *lv;
+    int rc;
+    if ((rc = check_keys(params, keys, err, errlen)) != CLB_OK ||
+        (rc = get_str(params, "level", true, &lv, err, errlen)) != CLB_OK)
+        return rc;
+    enum clb_log_level level;
+    if (clb_log_level_parse(lv, &level) != CLB_OK)
+        return failf(err, errlen, CLB_EINVAL,
+                     "level: must be \"debug\", \"info\", \"warn\" or \"error\"");
+    clb_log_set_level(e->log, level);
+    LOGI(e, "log level set to %s", clb_log_level_name(level));
+    json_t *res = json_object();
+    json_object_set_new(res, "level", json_string(clb_log_level_name(level)));
+    *result = res;
+    return CLB_OK;
+}
+
+typedef int (*cmd_fn)(struct clb_engine *e, json_t *params, json_t **result, char *err,
+                      size_t errlen);
+
+static const struct {
+    const char *method;
+    cmd_fn fn;
+} commands[] = {
+    { "strategy.create", cmd_strategy_create }, { "strategy.start", cmd_strategy_start },
+    { "strategy.stop", cmd_strategy_stop },     { "strategy.update", cmd_strategy_update },
+    { "strategy.delete", cmd_strategy_delete }, { "order.create", cmd_order_create },
+    { "order.cancel", cmd_order_cancel },       { "indicators", cmd_indicators },
+    { "log.level", cmd_log_level },
+};
+
+static void run_call(struct clb_engine *e, struct eng_call *c)
+{
+    c->rc = CLB_EUNSUPPORTED;
+    snprintf(c->err, sizeof(c->err), "unknown method \"%.64s\"", c->method);
+    if (e->state != ES_RUNNING) {
+        c->rc = failf(c->err, sizeof(c->err), CLB_ESTATE, "the engine is shutting down");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(commands[i].method, c->method) != 0)
+            continue;
+        if (!json_is_object(c->params)) {
+            c->rc = failf(c->err, sizeof(c->err), CLB_EINVAL, "params: must be an object, not %s",
+                          json_type_name(c->params));
+            return;
+        }
+        c->err[0] = '\0';
+        json_t *res = NULL;
+        c->rc = commands[i].fn(e, c->params, &res, c->err, sizeof(c->err));
+        if (c->rc == CLB_OK) {
+            c->result = res ? res : json_object();
+        } else {
+            json_decref(res);
+            if (!c->err[0])
+                snprintf(c->err, sizeof(c->err), "%s", clb_strerror(c->rc));
+        }
+        return;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Command queue                                                             */
+/* ------------------------------------------------------------------------ */
+
+static void call_release(struct eng_call *c)
+{
+    pthread_mutex_lock(&c->mu);
+    int refs = --c->refs;
+    pthread_mutex_unlock(&c->mu);
+    if (refs > 0)
+        return;
+    json_decref(c->params);
+    json_decref(c->result);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+/* Marks a call answered (rc/result/err already set) and wakes its caller. */
+static void call_finish(struct eng_call *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->done = true;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    call_release(c);
+}
+
+static struct eng_call *queue_pop(struct clb_engine *e)
+{
+    struct eng_call *c = NULL;
+    pthread_mutex_lock(&e->q_mu);
+    if (e->q_n > 0) {
+        c = e->q[e->q_head];
+        e->q_head = (e->q_head + 1) % ENG_QUEUE_CAP;
+        e->q_n--;
+    }
+    pthread_mutex_unlock(&e->q_mu);
+    return c;
+}
+
+/* Runs the queued commands (a batch at a time), publishes the snapshots
+ * they changed, and only then answers them: when a call returns, the
+ * snapshots already show its effect. Returns how many ran. */
+static size_t drain_commands(struct clb_engine *e)
+{
+    size_t total = 0;
+    for (;;) {
+        struct eng_call *batch[32];
+        size_t n = 0, ran = 0;
+        while (n < 32 && (batch[n] = queue_pop(e)) != NULL)
+            n++;
+        if (n == 0)
+            return total;
+        for (size_t i = 0; i < n; i++) {
+            struct eng_call *c = batch[i];
+            pthread_mutex_lock(&c->mu);
+            bool abandoned = c->abandoned;
+            pthread_mutex_unlock(&c->mu);
+            if (abandoned) {
+                /* The caller gave up before we started: do not run it. */
+                c->rc = CLB_ETIMEDOUT;
+            } else {
+                run_call(e, c);
+                ran++;
+            }
+        }
+        if (ran > 0)
+            publish_all(e);
+        for (size_t i = 0; i < n; i++)
+            call_finish(batch[i]);
+        total += ran;
+    }
+}
+
+/* Closes the queue and answers whatever is left with CLB_ESTATE. */
+static void close_queue(struct clb_engine *e)
+{
+    pthread_mutex_lock(&e->q_mu);
+    e->q_closed = true;
+    pthread_mutex_unlock(&e->q_mu);
+    struct eng_call *c;
+    while ((c = queue_pop(e)) != NULL) {
+        c->rc = CLB_ESTATE;
+        snprintf(c->err, sizeof(c->err), "the engine is stopped");
+        call_finish(c);
+    }
+}
+
+static bool on_worker(struct clb_engine *e)
+{
+    return e->worker_started && pthread_equal(pthread_self(), e->worker);
+}
+
+int clb_engine_call(struct clb_engine *e, const char *method, json_t *params, json_t **result,
+                    char *err, size_t errlen, int timeout_ms)
+{
+    if (result)
+        *result = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+    if (!e || !method || !result)
+        return failf(err, errlen, CLB_EINVAL, "invalid arguments");
+    if (on_worker(e))
+        return failf(err, errlen, CLB_ESTATE, "clb_engine_call from the worker thread");
+    if (strlen(method) >= sizeof(((struct eng_call *)0)->method))
+        return failf(err, errlen, CLB_EUNSUPPORTED, "unknown method");
+    struct eng_call *c = calloc(1, sizeof(*c));
+    if (!c)
+        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (pthread_mutex_init(&c->mu, NULL) != 0) {
+        pthread_condattr_destroy(&ca);
+        free(c);
+        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+    }
+    if (pthread_cond_init(&c->cv, &ca) != 0) {
+        pthread_condattr_destroy(&ca);
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+    }
+    pthread_condattr_destroy(&ca);
+    snprintf(c->method, sizeof(c->method), "%s", method);
+    c->params = params ? json_deep_copy(params) : json_object();
+    if (!c->params) {
+        c->refs = 1;
+        call_release(c);
+        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+    }
+    c->refs = 2; /* caller + worker */
+    pthread_mutex_lock(&e->q_mu);
+    int rc = CLB_OK;
+    if (e->q_closed)
+        rc = CLB_ESTATE;
+    else if (e->q_n == ENG_QUEUE_CAP)
+        rc = CLB_EFULL;
+    else
+        e->q[(e->q_head + e->q_n++) % ENG_QUEUE_CAP] = c;
+    pthread_mutex_unlock(&e->q_mu);
+    if (rc != CLB_OK) {
+        c->refs = 1;
+        call_release(c);
+        return failf(err, errlen, rc, rc == CLB_ESTATE ? "the engine is stopped"
+                                                        : "the engine's command queue is full");
+    }
+    uint64_t one = 1;
+    ssize_t w = write(e->cmd_efd, &one, sizeof(one));
+    (void)w;
+
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    int64_t t = (int64_t)dl.tv_sec * NS_PER_S + dl.tv_nsec +
+                (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * NS_PER_MS;
+    dl.tv_sec = (time_t)(t / NS_PER_S);
+    dl.tv_nsec = (long)(t % NS_PER_S);
+    pthread_mutex_lock(&c->mu);
+    while (!c->done) {
+        if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT && !c->done)
+            break;
+    }
+    if (c->done) {
+        rc = c->rc;
+        if (rc == CLB_OK) {
+            *result = c->result;
+            c->result = NULL;
+        } else {
+            failf(err, errlen, rc, "%s", c->err[0] ? c->err : clb_strerror(rc));
+        }
+    } else {
+        c->abandoned = true;
+        rc = failf(err, errlen, CLB_ETIMEDOUT, "the engine did not answer within %d ms",
+                   timeout_ms);
+    }
+    pthread_mutex_unlock(&c->mu);
+    call_release(c);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The worker loop                                                           */
+/* ------------------------------------------------------------------------ */
+
+static void on_clock_error(void *ud, struct clb_time_iterator *it, int err, int64_t now_ns)
+{
+    struct clb_engine *e = ud;
+    (void)now_ns;
+    if (it->errors != 1 && it->errors % 60 != 0)
+        return; /* first failure, then one line a minute at 1 s ticks */
+    for (size_t i = 0; i < e->n_strats; i++) {
+        if (&e->strats[i]->s->it == it) {
+            LOGW(e, "strategy %" PRIu32 " (%s): tick failed: %s (%" PRIu64 " failures)",
+                 e->strats[i]->id, e->strats[i]->name, clb_strerror(err), it->errors);
+            return;
+        }
+    }
+    LOGW(e, "%s: tick failed: %s (%" PRIu64 " failures)", clb_time_iterator_name(it),
+         clb_strerror(err), it->errors);
+}
+
+/* Hands every due record to the connectors trading its market. Returns
+ * false when the budget ran out (more are due). */
+static bool feed_sources(struct clb_engine *e, int64_t now)
+{
+    size_t budget = ENG_RECORD_BUDGET;
+    for (size_t i = 0; i < e->n_sources; i++) {
+        struct eng_source *src = &e->sources[i];
+        while (src->next.ts_ns <= now) {
+            if (budget-- == 0)
+                return false;
+            for (size_t k = 0; k < src->n_subs; k++) {
+                struct eng_conn *ec = src->subs[k].ec;
+                struct eng_market *mk = &ec->markets[src->subs[k].market];
+                clb_paper_on_record(ec->paper, mk->paper_idx, &src->next);
+                mk->updates++;
+            }
+            e->records_fed++;
+            clb_synth_next(&src->synth, &src->next);
+        }
+    }
+    return true;
+}
+
+static void do_tick(struct clb_engine *e, int64_t now)
+{
+    int64_t t0 = mono_ns();
+    clb_clock_advance_to(&e->clock, now);
+    double dt = (double)(mono_ns() - t0) / 1e9;
+    size_t b = 0;
+    while (b < N_TICK_BUCKETS && dt > tick_buckets[b])
+        b++;
+    if (b < N_TICK_BUCKETS)
+        e->tick_counts[b]++;
+    e->tick_count++;
+    e->tick_sum_s += dt;
+}
+
+static bool strategy_orders_live(struct clb_engine *e)
+{
+    for (size_t i = 0; i < e->n_live; i++)
+        if (e->live[i].owner != 0)
+            return true;
+    return false;
+}
+
+static void begin_stop(struct clb_engine *e)
+{
+    e->state = ES_STOPPING;
+    int t = atomic_load(&e->stop_timeout_ms);
+    if (t < 1)
+        t = 1;
+    e->stop_deadline_mono = mono_ns() + (int64_t)t * NS_PER_MS * 8 / 10;
+    LOGI(e, "engine stopping: stopping strategies and cancelling their orders");
+    for (size_t i = 0; i < e->n_strats; i++)
+        if (e->strats[i]->state == SS_RUNNING)
+            strat_stop(e, e->strats[i]);
+    publish_all(e);
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Milliseconds to sleep until the next thing is due (rounded up). */
+static int next_timeout_ms(struct clb_engine *e, int64_t now, int64_t mono)
+{
+    int64_t wait = NS_PER_S; /* never sleep longer than the status period */
+    wait = min64(wait, clb_clock_next_tick_ns(&e->clock) - now);
+    for (size_t i = 0; i < e->n_sources; i++)
+        wait = min64(wait, e->sources[i].next.ts_ns - now);
+    wait = min64(wait, e->last_status_mono + ENG_STATUS_NS - mono);
+    if (e->orders_dirty || e->trades_dirty)
+        wait = min64(wait, e->last_fast_mono + ENG_PUBLISH_NS - mono);
+    for (size_t i = 0; i < e->n_conns; i++) {
+        struct eng_conn *ec = &e->conns[i];
+        for (uint32_t m = 0; m < ec->n_markets; m++)
+            if (ec->markets[m].updates != ec->markets[m].pub_updates)
+                wait = min64(wait, ec->markets[m].last_pub_mono + ENG_PUBLISH_NS - mono);
+    }
+    if (e->state == ES_STOPPING)
+        wait = min64(wait, 20 * NS_PER_MS);
+    if (wait <= 0)
+        return 0;
+    return (int)((wait + NS_PER_MS - 1) / NS_PER_MS);
+}
+
+static void periodic(struct clb_engine *e, int64_t mono)
+{
+    for (size_t i = 0; i < e->n_conns; i++) {
+        struct eng_conn *ec = &e->conns[i];
+        for (uint32_t m = 0; m < ec->n_markets; m++) {
+            struct eng_market *mk = &ec->markets[m];
+            if (mk->updates != mk->pub_updates && mono - mk->last_pub_mono >= ENG_PUBLISH_NS)
+                publish_book(e, ec, m, mono);
+        }
+    }
+    if ((e->orders_dirty || e->trades_dirty) && mono - e->last_fast_mono >= ENG_PUBLISH_NS)
+        publish_fast(e);
+    if (mono - e->last_status_mono >= ENG_STATUS_NS)
+        publish_status_event(e);
+}
+
+static void *worker_main(void *arg)
+{
+    struct clb_engine *e = arg;
+    /* The poll set: the command eventfd first; exchange connectors (streams,
+     * REST multi handles) will append their sockets after it and service
+     * them after poll() returns. */
+    struct pollfd pfds[1] = { { .fd = e->cmd_efd, .events = POLLIN } };
+    nfds_t nfds = 1;
+    int64_t now = wall_now(e);
+    feed_sources(e, now);
+    int rc = clb_clock_start(&e->clock, now);
+    if (rc != CLB_OK)
+        LOGW(e, "clock start failed: %s", clb_strerror(rc));
+    publish_status_event(e);
+    LOGI(e, "engine running: %zu connector(s), %zu simulated market(s), tick %" PRId64 " ms",
+         e->n_conns, e->n_sources, e->cfg.tick_ms);
+
+    for (;;) {
+        now = wall_now(e);
+        bool caught_up = feed_sources(e, now);
+        if (clb_clock_next_tick_ns(&e->clock) <= now) {
+            do_tick(e, now);
+            snap_publish(e, SNAP_STATUS, build_status(e));
+            snap_publish(e, SNAP_STRATEGIES, build_strategies(e));
+            snap_publish(e, SNAP_PERFORMANCE, build_performance(e));
+            snap_publish(e, SNAP_METRICS, build_metrics(e));
+            snap_publish(e, SNAP_CONNECTORS, build_connectors(e));
+        }
+        drain_commands(e);
+        if (e->state == ES_RUNNING && atomic_load(&e->stop_requested))
+            begin_stop(e);
+        if (e->state == ES_STOPPING) {
+            for (size_t i = 0; i < e->n_conns; i++)
+                clb_paper_advance(e->conns[i].paper, now);
+            if (!strategy_orders_live(e) || mono_ns() >= e->stop_deadline_mono)
+                break;
+        }
+        int64_t mono = mono_ns();
+        periodic(e, mono);
+        int timeout = caught_up ? next_timeout_ms(e, wall_now(e), mono) : 0;
+        if (poll(pfds, nfds, timeout) > 0 && (pfds[0].revents & POLLIN)) {
+            uint64_t v;
+            ssize_t r = read(e->cmd_efd, &v, sizeof(v));
+            (void)r;
+        }
+    }
+
+    if (strategy_orders_live(e))
+        LOGW(e, "engine stopped with strategy orders still live (cancels unconfirmed)");
+    now = wall_now(e);
+    if (clb_clock_running(&e->clock))
+        clb_clock_stop(&e->clock, now);
+    e->state = ES_STOPPED;
+    close_queue(e);
+    publish_all(e);
+    for (size_t i = 0; i < e->n_conns; i++)
+        for (uint32_t m = 0; m < e->conns[i].n_markets; m++)
+            publish_book(e, &e->conns[i], m, mono_ns());
+    publish_status_event(e);
+    LOGI(e, "engine stopped");
+
+    pthread_mutex_lock(&e->life_mu);
+    e->worker_done = true;
+    pthread_cond_broadcast(&e->life_cv);
+    pthread_mutex_unlock(&e->life_mu);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Creation and teardown                                                     */
+/* ------------------------------------------------------------------------ */
+
+static void engine_free(struct clb_engine *e)
+{
+    if (e->log)
+        clb_log_set_sink(e->log, NULL, NULL);
+    if (e->clock_inited)
+        clb_clock_deinit(&e->clock);
+    for (size_t i = 0; i < e->n_strats; i++)
+        strat_free(e->strats[i]);
+    e->n_strats = 0;
+    if (e->conns) {
+        for (size_t i = 0; i < CLB_ENGINE_MAX_CONNECTORS; i++)
+            if (e->conns[i].paper)
+                clb_paper_destroy(e->conns[i].paper);
+        free(e->conns);
+    }
+    for (size_t i = 0; i < e->n_sources; i++)
+        if (e->sources[i].inited)
+            clb_synth_deinit(&e->sources[i].synth);
+    if (e->slots) {
+        for (size_t i = 0; i < e->n_slots; i++)
+            json_decref(e->slots[i].doc);
+        free(e->slots);
+    }
+    if (e->ring) {
+        for (size_t i = 0; i < e->feed_cap; i++)
+            json_decref(e->ring[i]);
+        free(e->ring);
+    }
+    free(e->live);
+    free(e->fin);
+    free(e->trades);
+    if (e->cmd_efd >= 0)
+        close(e->cmd_efd);
+    if (e->feed_efd >= 0)
+        close(e->feed_efd);
+    pthread_mutex_destroy(&e->life_mu);
+    pthread_cond_destroy(&e->life_cv);
+    pthread_mutex_destroy(&e->q_mu);
+    pthread_mutex_destroy(&e->snap_mu);
+    pthread_mutex_destroy(&e->feed_mu);
+    if (e->own_log)
+        clb_log_destroy(e->log);
+    free(e);
+}
+
+static int add_asset(struct eng_conn *ec, const char *asset)
+{
+    for (uint32_t i = 0; i < ec->n_assets; i++)
+        if (strcmp(ec->assets[i], asset) == 0)
+            return CLB_OK;
+    size_t len = strlen(asset);
+    if (ec->n_assets == ENG_MAX_ASSETS || len >= CLB_ASSET_MAX)
+        return CLB_EFULL;
+    memmove(ec->assets[ec->n_assets++], asset, len + 1);
+    return CLB_OK;
+}
+
+static int setup_connector(struct clb_engine *e, const struct engine_spec *sp, size_t i,
+                           char *err, size_t errlen)
+{
+    const struct conn_spec *cs = &sp->conns[i];
+    struct eng_conn *ec = &e->conns[i];
+    ec->e = e;
+    ec->idx = (uint8_t)i;
+    snprintf(ec->name, sizeof(ec->name), "%s", cs->name);
+    clb_event_bus_init(&ec->bus);
+    ec->maker_fee = cs->maker_fee;
+    ec->taker_fee = cs->taker_fee;
+    ec->latency_ms = cs->latency_ms;
+    struct clb_paper_config pc;
+    clb_paper_config_default(&pc);
+    pc.name = ec->name;
+    pc.bus = &ec->bus;
+    pc.maker_fee = cs->maker_fee;
+    pc.taker_fee = cs->taker_fee;
+    pc.order_latency_ns = cs->latency_ms * NS_PER_MS;
+    pc.cancel_latency_ns = cs->latency_ms * NS_PER_MS;
+    int rc = clb_paper_create(&pc, &ec->paper);
+    if (rc != CLB_OK)
+        return failf(err, errlen, rc, "connectors[%zu]: %s", i, clb_strerror(rc));
+    ec->conn = clb_paper_connector(ec->paper);
+    if (clb_event_subscribe(&ec->bus, CLB_EV_MASK_ORDERS, on_order_event, ec) < 0)
+        return failf(err, errlen, CLB_EFULL, "connectors[%zu]: event bus full", i);
+    for (size_t m = 0; m < cs->n_markets; m++) {
+        struct eng_market *mk = &ec->markets[ec->n_markets];
+        mk->preset = cs->markets[m];
+        preset_rules(mk->preset, &mk->rules);
+        if ((rc = clb_paper_add_market(ec->paper, &mk->rules, &mk->paper_idx)) != CLB_OK)
+            return failf(err, errlen, rc, "connectors[%zu].markets[%zu]: %s", i, m,
+                         clb_strerror(rc));
+        char topic[sizeof(mk->topic)];
+        snprintf(topic, sizeof(topic), "book:%s:%s", cs->name, mk->rules.symbol);
+        memcpy(mk->topic, topic, sizeof(topic));
+        ec->n_markets++;
+        if ((rc = add_asset(ec, mk->rules.base)) != CLB_OK ||
+            (rc = add_asset(ec, mk->rules.quote)) != CLB_OK)
+            return failf(err, errlen, rc, "connectors[%zu]: too many assets", i);
+    }
+    for (size_t b = 0; b < sp->n_bal; b++) {
+        bool has = false;
+        for (uint32_t k = 0; k < ec->n_assets; k++)
+            has = has || strcmp(ec->assets[k], sp->bal[b].asset) == 0;
+        if (!has || clb_dec_is_zero(sp->bal[b].amount))
+            continue;
+        if ((rc = clb_paper_deposit(ec->paper, sp->bal[b].asset, sp->bal[b].amount)) != CLB_OK)
+            return failf(err, errlen, CLB_EINVAL, "balances.%s: cannot deposit: %s",
+                         sp->bal[b].asset, clb_strerror(rc));
+    }
+    if ((rc = clb_clock_add(&e->clock, &ec->conn->it)) != CLB_OK)
+        return failf(err, errlen, rc, "connectors[%zu]: %s", i, clb_strerror(rc));
+    return CLB_OK;
+}
+
+static int setup_sources(struct clb_engine *e, int64_t start_ns, char *err, size_t errlen)
+{
+    for (size_t p = 0; p < N_PRESETS; p++) {
+        struct eng_source *src = &e->sources[e->n_sources];
+        for (size_t i = 0; i < e->n_conns; i++) {
+            struct eng_conn *ec = &e->conns[i];
+            for (uint32_t m = 0; m < ec->n_markets; m++)
+                if (ec->markets[m].preset == &presets[p])
+                    src->subs[src->n_subs++] = (struct eng_sub){ .ec = ec, .market = m };
+        }
+        if (src->n_subs == 0)
+            continue;
+        src->preset = &presets[p];
+        struct clb_synth_params sp;
+        preset_synth_params(src->preset, start_ns, &sp);
+        uint64_t x = e->cfg.seed + UINT64_C(0x9e3779b97f4a7c15) * (p + 1);
+        uint64_t seed = clb_splitmix64(&x);
+        int rc = clb_synth_init(&src->synth, &sp, seed);
+        if (rc != CLB_OK)
+            return failf(err, errlen, rc, "sim market %s: %s", src->preset->symbol,
+                         clb_strerror(rc));
+        src->inited = true;
+        clb_synth_next(&src->synth, &src->next);
+        e->n_sources++;
+    }
+    return CLB_OK;
+}
+
+int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **out, char *err,
+                      size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!cfg || !out)
+        return failf(err, errlen, CLB_EINVAL, "invalid arguments");
+    struct engine_spec *sp = malloc(sizeof(*sp));
+    if (!sp)
+        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+    int rc = parse_spec(cfg, sp, err, errlen);
+    if (rc != CLB_OK) {
+        free(sp);
+        return rc;
+    }
+    struct clb_engine *e = calloc(1, sizeof(*e));
+    if (!e) {
+        free(sp);
+        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+    }
+    e->cfg = *cfg;
+    e->cfg.connectors = NULL; /* borrowed: not kept */
+    e->cfg.balances = NULL;
+    if (!e->cfg.event_feed_capacity)
+        e->cfg.event_feed_capacity = CLB_ENGINE_DEFAULT_FEED;
+    e->cmd_efd = e->feed_efd = -1;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&e->life_mu, NULL);
+    pthread_cond_init(&e->life_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&e->q_mu, NULL);
+    pthread_mutex_init(&e->snap_mu, NULL);
+    pthread_mutex_init(&e->feed_mu, NULL);
+    atomic_init(&e->stop_requested, false);
+    atomic_init(&e->stop_timeout_ms, 0);
+    e->next_id = 1;
+    e->start_mono_ns = mono_ns();
+    e->started_ns = wall_now(e);
+    e->feed_next_seq = 1;
+
+    if (cfg->log) {
+        e->log = cfg->log;
+    } else if ((rc = clb_log_create(stderr, CLB_LOG_INFO, &e->log)) != CLB_OK) {
+        rc = failf(err, errlen, rc, "logger: %s", clb_strerror(rc));
+        goto fail;
+    } else {
+        e->own_log = true;
+    }
+    e->cmd_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    e->feed_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (e->cmd_efd < 0 || e->feed_efd < 0) {
+        rc = failf(err, errlen, CLB_EIO, "eventfd: %s", strerror(errno));
+        goto fail;
+    }
+    e->feed_cap = e->cfg.event_feed_capacity;
+    e->ring = calloc(e->feed_cap, sizeof(*e->ring));
+    e->fin = calloc(CLB_ENGINE_KEEP_FINISHED, sizeof(*e->fin));
+    e->trades = calloc(CLB_ENGINE_KEEP_TRADES, sizeof(*e->trades));
+    e->conns = calloc(CLB_ENGINE_MAX_CONNECTORS, sizeof(*e->conns));
+    if (!e->ring || !e->fin || !e->trades || !e->conns) {
+        rc = failf(err, errlen, CLB_ENOMEM, "out of memory");
+        goto fail;
+    }
+    struct clb_clock_config cc = { .mode = CLB_CLOCK_REALTIME, .tick_ns = cfg->tick_ms * NS_PER_MS,
+                                   .on_error = on_clock_error, .error_ud = e };
+    if ((rc = clb_clock_init(&e->clock, &cc)) != CLB_OK) {
+        rc = failf(err, errlen, CLB_EINVAL, "tick_ms: %s", clb_strerror(rc));
+        goto fail;
+    }
+    e->clock_inited = true;
+    for (size_t i = 0; i < sp->n_conns; i++) {
+        if ((rc = setup_connector(e, sp, i, err, errlen)) != CLB_OK)
+            goto fail;
+        e->n_conns++;
+    }
+    if ((rc = setup_sources(e, e->started_ns, err, errlen)) != CLB_OK)
+        goto fail;
+
+    size_t n_books = 0;
+    for (size_t i = 0; i < e->n_conns; i++)
+        n_books += e->conns[i].n_markets;
+    e->slots = calloc(SNAP_FIXED_ + n_books, sizeof(*e->slots));
+    if (!e->slots) {
+        rc = failf(err, errlen, CLB_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < SNAP_FIXED_; i++)
+        snprintf(e->slots[i].name, sizeof(e->slots[i].name), "%s", snap_names[i]);
+    e->n_slots = SNAP_FIXED_;
+    for (size_t i = 0; i < e->n_conns; i++) {
+        for (uint32_t m = 0; m < e->conns[i].n_markets; m++) {
+            struct eng_market *mk = &e->conns[i].markets[m];
+            mk->slot = e->n_slots;
+            snprintf(e->slots[e->n_slots++].name, sizeof(e->slots[0].name), "%s", mk->topic);
+        }
+    }
+    clb_log_set_sink(e->log, log_sink, e);
+    /* The first snapshots exist before create returns (the worker's
+     * state is not shared yet: building them here is safe). */
+    feed_sources(e, wall_now(e));
+    publish_all(e);
+    for (size_t i = 0; i < e->n_conns; i++)
+        for (uint32_t m = 0; m < e->conns[i].n_markets; m++)
+            publish_book(e, &e->conns[i], m, mono_ns());
+    if (pthread_create(&e->worker, NULL, worker_main, e) != 0) {
+        rc = failf(err, errlen, CLB_EIO, "cannot start the worker thread");
+        goto fail;
+    }
+    e->worker_started = true;
+    free(sp);
+    *out = e;
+    return CLB_OK;
+fail:
+    free(sp);
+    engine_free(e);
+    return rc;
+}
+
+void clb_engine_shutdown(struct clb_engine *e, int timeout_ms)
+{
+    if (!e || on_worker(e))
+        return;
+    if (timeout_ms < 1)
+        timeout_ms = 1;
+    pthread_mutex_lock(&e->life_mu);
+    if (!e->worker_started || e->joined) {
+        pthread_mutex_unlock(&e->life_mu);
+        return;
+    }
+    if (!atomic_load(&e->stop_requested)) {
+        atomic_store(&e->stop_timeout_ms, timeout_ms);
+        atomic_store(&e->stop_requested, true);
+    }
+    uint64_t one = 1;
+    ssize_t w = write(e->cmd_efd, &one, sizeof(one));
+    (void)w;
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    int64_t t = (int64_t)dl.tv_sec * NS_PER_S + dl.tv_nsec + (int64_t)timeout_ms * NS_PER_MS;
+    dl.tv_sec = (time_t)(t / NS_PER_S);
+    dl.tv_nsec = (long)(t % NS_PER_S);
+    while (!e->worker_done) {
+        if (pthread_cond_timedwait(&e->life_cv, &e->life_mu, &dl) == ETIMEDOUT)
+            break;
+    }
+    if (e->worker_done && !e->joined) {
+        pthread_join(e->worker, NULL);
+        e->joined = true;
+    }
+    pthread_mutex_unlock(&e->life_mu);
+}
+
+void clb_engine_destroy(struct clb_engine *e)
+{
+    if (!e)
+        return;
+    if (e->worker_started) {
+        clb_engine_shutdown(e, 5000);
+        pthread_mutex_lock(&e->life_mu);
+        bool joined = e->joined;
+        pthread_mutex_unlock(&e->life_mu);
+        if (!joined) {
+            pthread_join(e->worker, NULL);
+            e->joined = true;
+        }
+    }
+    engine_free(e);
+}

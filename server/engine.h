@@ -1,0 +1,249 @@
+/*
+ * engine.h — the engine thread: one worker thread that owns the clock, the
+ * connectors and the strategies, and the only door other threads use to
+ * reach them.
+ *
+ * Threads never share engine state. Other threads (HTTP, WebSocket, debug
+ * console, signal handling) talk to the worker in two ways only:
+ *
+ *  - Commands in: clb_engine_call() posts a request {method, params} on the
+ *    worker's command queue (woken by an eventfd) and waits for the reply.
+ *    The worker runs commands between clock ticks, so a command sees and
+ *    changes a consistent engine. Methods (params and results are JSON
+ *    objects; unknown fields are refused, naming the field):
+ *      strategy.create  {name?, type, connector?, market, params{}?, start?}
+ *                       -> the strategy object (see "strategies" below).
+ *                       name defaults to "TYPE-ID", connector to the first
+ *                       configured one, start to false (state "created").
+ *                       params values are JSON typed by the declaration:
+ *                       numbers for double/int parameters (ints must be
+ *                       integers), true/false for booleans, strings for
+ *                       enums and strings. Each key is checked against the
+ *                       strategy's declaration (unknown key, wrong type,
+ *                       out of range: CLB_EINVAL naming the key).
+ *      strategy.start   {id}  -> strategy object   (CLB_ESTATE if running)
+ *      strategy.stop    {id}  -> strategy object   (CLB_ESTATE if not running);
+ *                       its stop hook requests the cancel of its orders.
+ *      strategy.update  {id, params{}} -> strategy object; validated against
+ *                       the declaration, then by the strategy itself.
+ *      strategy.delete  {id}  -> {"id": ID, "deleted": true} (stops it first)
+ *      order.create     {connector?, market, side, type, price?, amount}
+ *                       -> {client_order_id, connector, market}
+ *                       side "buy"/"sell"; type "limit" / "limit_maker" /
+ *                       "market"; price and amount are decimal strings
+ *                       ("0.015"; JSON numbers are accepted and read as
+ *                       their shortest decimal). price is required for
+ *                       limit types and refused for market orders. A manual
+ *                       order has no strategy (owner 0). Limit orders must
+ *                       be covered by the available balance.
+ *      order.cancel     {connector?, client_order_id} -> {client_order_id,
+ *                       state} (asynchronous: "pending_cancel" until the
+ *                       venue confirms; CLB_ESTATE for a finished order)
+ *      indicators       {id} -> {name: value, ...} (null for NaN)
+ *      log.level        {level} -> {"level": ...}  ("debug"/"info"/"warn"/"error")
+ *    Strategy ids are positive integers assigned in creation order and
+ *    never reused; "id" is accepted as a JSON integer or a decimal string.
+ *
+ *  - Snapshots out: after every tick, after each batch of commands, and at
+ *    most 10 times a second when orders or trades changed, the worker
+ *    publishes immutable JSON documents; readers take a reference with
+ *    clb_engine_snapshot() without ever blocking the worker for longer than
+ *    a pointer swap. A command's reply is sent only after the snapshots
+ *    that show its effect are published (read-your-writes for the caller).
+ *    Decimal amounts are strings; times are ms since the Unix epoch. Names
+ *    and shapes:
+ *      "status"      {version, uptime_s, started_ms, state: "running"|"stopping"|"stopped",
+ *                     clock{mode, tick_ms, now_ms, ticks, ticks_skipped, hook_errors},
+ *                     connectors[{name, type, ready, status{symbols_mapped,
+ *                       order_books_ready, balances_ready, trading_rules_ready,
+ *                       user_stream_ready}}],
+ *                     strategies{total, running}}
+ *      "connectors"  [{name, type, source: "sim", markets[], ready, status{...},
+ *                      maker_fee, taker_fee, latency_ms,
+ *                      stats{records, fills, orders_submitted, orders_rejected, cancels}}]
+ *      "balances"    [{connector, asset, total, available, locked}]
+ *      "strategies"  [{id, name, type, connector, market, state: "created"|"running"|
+ *                      "stopped", params{k: typed value}, metrics{k: number|null},
+ *                      created_ms, started_ms|null, stopped_ms|null, errors,
+ *                      last_error|null}]   (creation order)
+ *      "orders"      [{client_order_id, exchange_order_id, connector, market, side,
+ *                      type, price, amount, executed, executed_quote, state,
+ *                      strategy (id or null), created_ms, updated_ms,
+ *                      reason (CLB error name of a failure, else null)}]
+ *                    live orders (oldest first), then the most recent finished
+ *                    ones (newest first, at most CLB_ENGINE_KEEP_FINISHED)
+ *      "trades"      [{trade_id, client_order_id, connector, market, side, price,
+ *                      amount, fee, fee_asset, is_maker, strategy, ts_ms}]
+ *                    our fills, most recent first, at most CLB_ENGINE_KEEP_TRADES
+ *      "performance" {"ID": {strategy, market, hold_value, current_value, trade_pnl,
+ *                     fees_quote, total_pnl, return_pct, realized_pnl, unrealized_pnl,
+ *                     inventory_base, fills, volume_quote, price}, ...}
+ *                    Hummingbot's `history` figures (core/performance.h) over the
+ *                    strategy's OWN fills: start balances are the connector's at
+ *                    its first start; current = start + what its fills moved.
+ *                    realized/unrealized use the average-cost method, fees
+ *                    deducted from realized; inventory_base = base bought - sold
+ *                    by its fills (base fees deducted). Numbers (doubles).
+ *      "book:CONNECTOR:MARKET" {connector, market, bids[[price, qty]...], asks[...],
+ *                     update_id, ts_ms}  top CLB_ENGINE_BOOK_DEPTH levels per side,
+ *                     best first, decimal strings; update_id counts records applied.
+ *      "metrics"     {"counters": [M...], "gauges": [M...], "histograms": [H...]}
+ *                    M = {name, help, labels{k: string}, value}
+ *                    H = {name, help, labels{}, buckets[[le, cumulative count]...],
+ *                         sum, count}   (the +Inf bucket is `count`)
+ *                    Counters: colibri_orders_placed_total, _cancelled_total,
+ *                    _rejected_total (failed orders), colibri_orders_filled_total
+ *                    (completely filled), colibri_fills_total — labels connector,
+ *                    market, side; colibri_book_resyncs_total (connector, market);
+ *                    colibri_reconnects_total (connector; 0 for paper);
+ *                    colibri_ticks_total, colibri_ticks_skipped_total,
+ *                    colibri_strategy_errors_total (strategy_id, strategy),
+ *                    colibri_events_dropped_total (feed).
+ *                    Gauges: colibri_balance / colibri_balance_available
+ *                    (connector, asset), colibri_open_orders (connector, market),
+ *                    colibri_connector_ready (connector),
+ *                    colibri_strategy_running, colibri_strategy_inventory_base,
+ *                    colibri_strategy_realized_pnl, colibri_strategy_unrealized_pnl
+ *                    (strategy_id, strategy, market), colibri_build_info (version) = 1,
+ *                    colibri_uptime_seconds.
+ *                    Histogram: colibri_tick_duration_seconds.
+ *
+ *  - Events out: published changes are also appended to a bounded event
+ *    feed that stream readers (the WebSocket server) poll with a cursor; a
+ *    reader that falls more than the feed's capacity behind is told so (gap)
+ *    instead of holding memory. Each event is an immutable object
+ *      {"seq": N, "type": T, "topic": TOPIC, "ts": ms, "data": {...}}
+ *    with seq = 1, 2, 3... (global, no holes). Topics and types:
+ *      "orders"  type "order": data = an order object (as in "orders") plus
+ *                "event": "state"|"created"|"filled"|"cancelled"|"failed"|"completed"
+ *      "trades"  type "trade": data = a trade object (as in "trades")
+ *      "status"  type "status": data = the "status" snapshot, once per second
+ *      "book:C:M" type "book": data = the book snapshot, at most 10 per second
+ *                per market (coalesced: only the latest state is sent)
+ *      "logs"    type "log": data = {ts_ms, level, message}
+ *
+ * Errors of clb_engine_call: CLB_EINVAL (bad params, with a message naming
+ * the field; also unknown strategy types, connectors and markets named in a
+ * create), CLB_ENOTFOUND (the addressed strategy id / order does not exist),
+ * CLB_ESTATE (e.g. starting a running strategy, cancelling a finished order,
+ * a call after shutdown), CLB_ENOTREADY (connector not ready for a manual
+ * order), CLB_ETIMEDOUT (the worker did not answer in time: the command is
+ * then either not run at all, or run with its answer discarded),
+ * CLB_EUNSUPPORTED (unknown method), CLB_EFULL (command queue full, or
+ * CLB_ENGINE_MAX_STRATEGIES strategies exist), CLB_ENOMEM. A failed call
+ * changes nothing.
+ *
+ * Simulated markets (the `sim` source, core/synth.h, one generator per
+ * market symbol shared by every paper connector trading it, timestamps
+ * re-based on the wall clock at start):
+ *   BTC-USDT  start 60000.00, tick 0.01, step 0.00001, min notional 5
+ *   ETH-USDT  start  3000.00, tick 0.01, step 0.0001,  min notional 5
+ * Default connectors (cfg->connectors == NULL): one paper connector
+ * "paper" trading both, fees 0.1 % maker and taker, 20 ms order and
+ * cancel latency. Default balances (cfg->balances == NULL): 10 BTC,
+ * 100 ETH, 1000000 USDT in every connector holding the asset. A configured
+ * "balances" object replaces the defaults entirely (absent assets start at 0).
+ */
+#ifndef CLB_ENGINE_H
+#define CLB_ENGINE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+struct clb_engine;
+
+#define CLB_ENGINE_MAX_STRATEGIES 32   /* existing at once */
+#define CLB_ENGINE_MAX_CONNECTORS 8
+#define CLB_ENGINE_KEEP_FINISHED 1000  /* finished orders in the "orders" snapshot */
+#define CLB_ENGINE_KEEP_TRADES 1000    /* fills in the "trades" snapshot */
+#define CLB_ENGINE_BOOK_DEPTH 20       /* levels per side in book snapshots */
+#define CLB_ENGINE_DEFAULT_FEED 4096   /* events kept for stream readers */
+
+struct clb_engine_config {
+    int64_t tick_ms;          /* clock tick, default 1000 (1..3600000) */
+    uint64_t seed;            /* synthetic market seed */
+    json_t *connectors;       /* borrowed: the config's "connectors" array or NULL = paper */
+    json_t *balances;         /* borrowed: {"BTC": "1", "USDT": "100000"} or NULL = defaults */
+    size_t event_feed_capacity; /* events kept for stream readers (16..1048576),
+                                 * default CLB_ENGINE_DEFAULT_FEED. Memory: a book
+                                 * event is ~8 KB, so 4096 events <= ~32 MB. */
+    struct clb_log *log;      /* borrowed logger (must outlive the engine); NULL: the
+                               * engine makes its own (stderr, info) */
+};
+
+/* Fills *cfg with the defaults (tick 1000 ms, seed 1, default connectors and
+ * balances, default feed, own logger). */
+void clb_engine_config_default(struct clb_engine_config *cfg);
+
+/* Validates cfg (tick, feed capacity, "connectors", "balances") without
+ * creating anything. CLB_OK, or CLB_EINVAL with a message in err that starts
+ * with the offending key path, e.g.
+ *   connectors[0].markets[1]: unknown market "XRP-USDT" (known: BTC-USDT, ETH-USDT)
+ *   balances.USDT: must be a non-negative decimal string like "1000.5"
+ * The config loader prefixes the file name. Any thread. */
+int clb_engine_check_config(const struct clb_engine_config *cfg, char *err, size_t errlen);
+
+/* Creates the engine and starts its worker thread (markets begin to move).
+ * CLB_EINVAL with a message in err for a bad configuration (as
+ * clb_engine_check_config), CLB_ENOMEM, CLB_EIO (thread or eventfd).
+ * Call from any thread; the signal mask of the caller is inherited by the
+ * worker (block SIGINT/SIGTERM first in a process that sigwaits). */
+int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **out, char *err,
+                      size_t errlen);
+
+/* Graceful stop: stops every running strategy (its stop hook requests the
+ * cancel of its orders), keeps the markets and connectors running until
+ * those cancels are confirmed (or 80 % of the timeout has passed), stops
+ * the clock, publishes final snapshots and events, and ends the worker.
+ * Returns within timeout_ms. Afterwards calls fail with CLB_ESTATE while
+ * snapshots and the feed stay readable. Idempotent. Any thread except the
+ * worker. */
+void clb_engine_shutdown(struct clb_engine *e, int timeout_ms);
+
+/* Shuts down (5 s) if that was not done, joins the worker and frees
+ * everything. No other thread may use e during or after this call. */
+void clb_engine_destroy(struct clb_engine *e);
+
+/* Runs a command on the worker and waits (up to timeout_ms) for its result.
+ * On success *result is a new reference (may be an empty object). On error
+ * returns a CLB_E* code and a one-line message in err, and *result is NULL.
+ * Any thread but the worker (from the worker: CLB_ESTATE). params is
+ * borrowed (copied; NULL means {}). */
+int clb_engine_call(struct clb_engine *e, const char *method, json_t *params, json_t **result,
+                    char *err, size_t errlen, int timeout_ms);
+
+/* The latest snapshot of that name (a new reference to an immutable
+ * document: never modify it; json_decref it when done), or NULL if there is
+ * none. Any thread; concurrent readers may dump the same document (jansson
+ * >= 2.13 dumps without writing to values). */
+json_t *clb_engine_snapshot(struct clb_engine *e, const char *name);
+
+/* Event feed. clb_engine_feed_read copies up to n events with sequence
+ * numbers >= *cursor into out (new references, oldest first) and sets
+ * *cursor past the last one returned. *gap is set to true when events with
+ * seq in [*cursor, oldest still held) were dropped (a cursor of 0 means
+ * "from the oldest event held" and never reports a gap); the read then
+ * starts at the oldest event held. Returns the number of events copied.
+ * Any thread. */
+size_t clb_engine_feed_read(struct clb_engine *e, uint64_t *cursor, json_t **out, size_t n,
+                            bool *gap);
+
+/* The sequence number the next event will get: a reader that wants only
+ * new events starts its cursor here. Any thread. */
+uint64_t clb_engine_feed_head(struct clb_engine *e);
+
+/* The file descriptor that becomes readable when new events are in the feed
+ * (a non-blocking eventfd; read 8 bytes to reset). One fd for all readers:
+ * a server with several polling threads should fan out itself. */
+int clb_engine_feed_fd(struct clb_engine *e);
+
+/* The logger the engine writes to (the configured one or its own). Other
+ * threads may log through it; each line also lands in the "logs" topic.
+ * Valid until clb_engine_destroy. */
+struct clb_log *clb_engine_log(struct clb_engine *e);
+
+#endif

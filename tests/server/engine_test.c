@@ -1,0 +1,783 @@
+/*
+ * Tests of server/engine.c: the worker thread with the paper connector on
+ * the live simulated market, driven only through the public doors
+ * (clb_engine_call, snapshots, the event feed), as the HTTP and WebSocket
+ * layers do. Times are real: the market moves at wall-clock speed, so the
+ * strategy tests use tight spreads and short refresh times to fill within
+ * seconds.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine.h"
+#include "error.h"
+#include "log.h"
+
+static struct clb_log *g_log;
+static struct clb_engine *g_e;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static struct clb_engine *start_engine(int64_t tick_ms, size_t feed, const char *connectors,
+                                       const char *balances)
+{
+    cr_assert_eq(clb_log_create(NULL, CLB_LOG_INFO, &g_log), CLB_OK);
+    struct clb_engine_config cfg;
+    clb_engine_config_default(&cfg);
+    cfg.tick_ms = tick_ms;
+    cfg.seed = 7;
+    cfg.log = g_log;
+    if (feed)
+        cfg.event_feed_capacity = feed;
+    json_t *c = connectors ? json_loads(connectors, 0, NULL) : NULL;
+    json_t *b = balances ? json_loads(balances, 0, NULL) : NULL;
+    cfg.connectors = c;
+    cfg.balances = b;
+    char err[256] = "";
+    int rc = clb_engine_create(&cfg, &g_e, err, sizeof(err));
+    json_decref(c);
+    json_decref(b);
+    cr_assert_eq(rc, CLB_OK, "create: %s", err);
+    return g_e;
+}
+
+static void stop_engine(void)
+{
+    if (g_e) {
+        clb_engine_shutdown(g_e, 3000);
+        clb_engine_destroy(g_e);
+        g_e = NULL;
+    }
+    clb_log_destroy(g_log);
+    g_log = NULL;
+}
+
+/* Calls method with params given as JSON text. */
+static int call(const char *method, const char *params, json_t **res, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *p = params ? json_loads(params, JSON_DECODE_ANY, &je) : NULL;
+    cr_assert(params == NULL || p != NULL, "bad test JSON %s: %s", params, je.text);
+    json_t *r = NULL;
+    int rc = clb_engine_call(g_e, method, p, &r, err, errlen, 5000);
+    json_decref(p);
+    if (res)
+        *res = r;
+    else
+        json_decref(r);
+    return rc;
+}
+
+static json_t *call_ok(const char *method, const char *params)
+{
+    char err[256] = "";
+    json_t *r = NULL;
+    int rc = call(method, params, &r, err, sizeof(err));
+    cr_assert_eq(rc, CLB_OK, "%s %s: %s (%s)", method, params, clb_err_name(rc), err);
+    cr_assert_not_null(r);
+    return r;
+}
+
+static json_t *snap(const char *name)
+{
+    json_t *s = clb_engine_snapshot(g_e, name);
+    cr_assert_not_null(s, "no snapshot %s", name);
+    return s;
+}
+
+/* Orders of a strategy (id 0 = manual) in the "orders" snapshot: counts of
+ * live ones and of all. */
+static void count_orders(json_int_t strategy, int *live, int *all)
+{
+    json_t *o = snap("orders");
+    size_t i;
+    json_t *x;
+    *live = *all = 0;
+    json_array_foreach(o, i, x) {
+        json_t *s = json_object_get(x, "strategy");
+        json_int_t id = json_is_integer(s) ? json_integer_value(s) : 0;
+        if (id != strategy)
+            continue;
+        (*all)++;
+        const char *st = json_string_value(json_object_get(x, "state"));
+        if (strcmp(st, "canceled") != 0 && strcmp(st, "filled") != 0 && strcmp(st, "failed") != 0)
+            (*live)++;
+    }
+    json_decref(o);
+}
+
+static double metric_sum(const char *kind, const char *name, const char *label,
+                         const char *value)
+{
+    json_t *m = snap("metrics");
+    double sum = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(m, kind), i, x) {
+        if (strcmp(json_string_value(json_object_get(x, "name")), name) != 0)
+            continue;
+        if (label) {
+            const char *v = json_string_value(json_object_get(json_object_get(x, "labels"), label));
+            if (!v || strcmp(v, value) != 0)
+                continue;
+        }
+        sum += json_number_value(json_object_get(x, "value"));
+    }
+    json_decref(m);
+    return sum;
+}
+
+TestSuite(engine, .timeout = 90);
+
+Test(engine, books_ready_and_snapshots)
+{
+    start_engine(1000, 0, NULL, NULL);
+    double t0 = now_s();
+    bool ready = false;
+    while (!ready && now_s() - t0 < 5) {
+        json_t *st = clb_engine_snapshot(g_e, "status");
+        json_t *c0 = json_array_get(json_object_get(st, "connectors"), 0);
+        ready = json_is_true(json_object_get(c0, "ready"));
+        json_decref(st);
+        if (!ready)
+            sleep_ms(20);
+    }
+    cr_assert(ready, "paper connector not ready after 5 s");
+    struct {
+        const char *topic;
+        double lo, hi;
+    } books[] = { { "book:paper:BTC-USDT", 55000, 65000 }, { "book:paper:ETH-USDT", 2700, 3300 } };
+    for (size_t k = 0; k < 2; k++) {
+        json_t *b = snap(books[k].topic);
+        json_t *bids = json_object_get(b, "bids"), *asks = json_object_get(b, "asks");
+        cr_assert_eq(json_array_size(bids), 20);
+        cr_assert_eq(json_array_size(asks), 20);
+        double bb = atof(json_string_value(json_array_get(json_array_get(bids, 0), 0)));
+        double ba = atof(json_string_value(json_array_get(json_array_get(asks, 0), 0)));
+        double b2 = atof(json_string_value(json_array_get(json_array_get(bids, 1), 0)));
+        cr_assert(bb < ba && b2 < bb, "%s: %f %f %f", books[k].topic, b2, bb, ba);
+        cr_assert(bb > books[k].lo && ba < books[k].hi, "%s mid %f", books[k].topic, bb);
+        json_decref(b);
+    }
+    /* Default balances. */
+    json_t *bal = snap("balances");
+    size_t i;
+    json_t *x;
+    int seen = 0;
+    json_array_foreach(bal, i, x) {
+        const char *a = json_string_value(json_object_get(x, "asset"));
+        const char *t = json_string_value(json_object_get(x, "total"));
+        if (strcmp(a, "BTC") == 0)
+            seen += atof(t) == 10.0;
+        if (strcmp(a, "ETH") == 0)
+            seen += atof(t) == 100.0;
+        if (strcmp(a, "USDT") == 0)
+            seen += atof(t) == 1000000.0;
+    }
+    json_decref(bal);
+    cr_assert_eq(seen, 3);
+    /* Every named snapshot exists; metrics carry the required families. */
+    const char *names[] = { "status", "connectors", "balances", "strategies", "orders", "trades",
+                            "performance", "metrics" };
+    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+        json_decref(snap(names[k]));
+    cr_assert_null(clb_engine_snapshot(g_e, "nope"));
+    cr_assert_eq(metric_sum("gauges", "colibri_build_info", "version", COLIBRI_VERSION), 1.0);
+    cr_assert_eq(metric_sum("gauges", "colibri_balance", "asset", "BTC"), 10.0);
+    cr_assert_eq(metric_sum("counters", "colibri_reconnects_total", NULL, NULL), 0.0);
+    json_t *m = snap("metrics");
+    json_t *h = json_array_get(json_object_get(m, "histograms"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(h, "name")),
+                     "colibri_tick_duration_seconds");
+    cr_assert(json_array_size(json_object_get(h, "buckets")) > 5);
+    json_decref(m);
+    /* The books move. */
+    json_t *b1 = snap("book:paper:BTC-USDT");
+    sleep_ms(400);
+    json_t *b2 = snap("book:paper:BTC-USDT");
+    cr_assert(json_integer_value(json_object_get(b2, "update_id")) >
+              json_integer_value(json_object_get(b1, "update_id")));
+    json_decref(b1);
+    json_decref(b2);
+    stop_engine();
+}
+
+/* Creates pure market making on BTC-USDT with tight quotes. */
+static json_int_t create_pmm(bool start, const char *extra)
+{
+    char p[512];
+    snprintf(p, sizeof(p),
+             "{\"type\": \"pure_market_making\", \"market\": \"BTC-USDT\", \"name\": \"mm\","
+             " \"start\": %s, \"params\": {\"bid_spread\": 0.01, \"ask_spread\": 0.01,"
+             " \"order_amount\": 0.01, \"order_refresh_time\": 2, \"filled_order_delay\": 1%s}}",
+             start ? "true" : "false", extra ? extra : "");
+    json_t *r = call_ok("strategy.create", p);
+    json_int_t id = json_integer_value(json_object_get(r, "id"));
+    cr_assert(id > 0);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "state")),
+                     start ? "running" : "created");
+    json_decref(r);
+    return id;
+}
+
+Test(engine, pmm_places_fills_and_stop_cancels)
+{
+    start_engine(500, 0, NULL, NULL);
+    json_int_t id = create_pmm(true, NULL);
+    double t0 = now_s();
+    int live = 0, all = 0;
+    while (live == 0 && now_s() - t0 < 5) {
+        sleep_ms(50);
+        count_orders(id, &live, &all);
+    }
+    cr_assert(live >= 2, "no quotes after 5 s (live %d)", live);
+
+    /* Fills within ~20 s of live time. */
+    bool filled = false;
+    while (!filled && now_s() - t0 < 25) {
+        json_t *tr = snap("trades");
+        size_t i;
+        json_t *x;
+        json_array_foreach(tr, i, x) {
+            json_t *s = json_object_get(x, "strategy");
+            if (json_is_integer(s) && json_integer_value(s) == id)
+                filled = true;
+        }
+        json_decref(tr);
+        if (!filled)
+            sleep_ms(100);
+    }
+    cr_assert(filled, "no fill within 25 s");
+    sleep_ms(300);
+    json_t *perf = snap("performance");
+    char key[16];
+    snprintf(key, sizeof(key), "%lld", (long long)id);
+    json_t *pe = json_object_get(perf, key);
+    cr_assert_not_null(pe);
+    cr_assert(json_integer_value(json_object_get(pe, "fills")) >= 1);
+    cr_assert(json_is_number(json_object_get(pe, "total_pnl")));
+    cr_assert(json_number_value(json_object_get(pe, "inventory_base")) != 0.0);
+    json_decref(perf);
+    cr_assert(metric_sum("counters", "colibri_fills_total", "market", "BTC-USDT") >= 1);
+    cr_assert(metric_sum("counters", "colibri_orders_placed_total", "side", "buy") >= 1);
+    cr_assert_eq(metric_sum("gauges", "colibri_strategy_running", "strategy", "mm"), 1.0);
+
+    /* Stop: its orders get cancelled; a second stop is refused. */
+    char p[64];
+    snprintf(p, sizeof(p), "{\"id\": %lld}", (long long)id);
+    json_decref(call_ok("strategy.stop", p));
+    char err[256];
+    cr_assert_eq(call("strategy.stop", p, NULL, err, sizeof(err)), CLB_ESTATE);
+    t0 = now_s();
+    do {
+        sleep_ms(50);
+        count_orders(id, &live, &all);
+    } while (live > 0 && now_s() - t0 < 3);
+    cr_assert_eq(live, 0, "strategy orders still live after stop");
+    cr_assert(metric_sum("counters", "colibri_orders_cancelled_total", "market", "BTC-USDT") >= 1);
+    cr_assert_eq(metric_sum("gauges", "colibri_strategy_running", "strategy", "mm"), 0.0);
+    stop_engine();
+}
+
+Test(engine, lifecycle_update_indicators_delete)
+{
+    start_engine(200, 0, NULL, NULL);
+    json_int_t id = create_pmm(false, NULL);
+    char p[256];
+    snprintf(p, sizeof(p), "{\"id\": \"%lld\", \"params\": {\"bid_spread\": 0.5, "
+             "\"order_levels\": 2, \"price_type\": \"best_bid\", \"ping_pong_enabled\": true}}",
+             (long long)id);
+    json_t *r = call_ok("strategy.update", p);
+    json_t *params = json_object_get(r, "params");
+    cr_assert_float_eq(json_number_value(json_object_get(params, "bid_spread")), 0.5, 1e-12);
+    cr_assert_eq(json_integer_value(json_object_get(params, "order_levels")), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(params, "price_type")), "best_bid");
+    cr_assert(json_is_true(json_object_get(params, "ping_pong_enabled")));
+    cr_assert_float_eq(json_number_value(json_object_get(params, "ask_spread")), 0.01, 1e-12);
+    json_decref(r);
+    snprintf(p, sizeof(p), "{\"id\": %lld}", (long long)id);
+    r = call_ok("strategy.start", p);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "state")), "running");
+    json_decref(r);
+    sleep_ms(700);
+    r = call_ok("indicators", p);
+    cr_assert(json_is_object(r));
+    cr_assert(json_is_number(json_object_get(r, "ref_price")), "ref_price not a number");
+    json_decref(r);
+    json_t *s = snap("strategies");
+    cr_assert_eq(json_array_size(s), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(s, 0), "state")),
+                     "running");
+    json_decref(s);
+    r = call_ok("strategy.delete", p);
+    cr_assert(json_is_true(json_object_get(r, "deleted")));
+    json_decref(r);
+    s = snap("strategies");
+    cr_assert_eq(json_array_size(s), 0);
+    json_decref(s);
+    char err[256];
+    cr_assert_eq(call("strategy.start", p, NULL, err, sizeof(err)), CLB_ENOTFOUND);
+    /* ids are not reused */
+    json_int_t id2 = create_pmm(false, NULL);
+    cr_assert_eq(id2, id + 1);
+    json_decref(call_ok("log.level", "{\"level\": \"debug\"}"));
+    cr_assert_eq(clb_log_get_level(clb_engine_log(g_e)), CLB_LOG_DEBUG);
+    stop_engine();
+}
+
+Test(engine, manual_orders)
+{
+    start_engine(1000, 0, NULL, NULL);
+    sleep_ms(100);
+    json_t *r = call_ok("order.create", "{\"market\": \"BTC-USDT\", \"side\": \"buy\", "
+                                        "\"type\": \"limit\", \"price\": \"1000\", "
+                                        "\"amount\": \"0.01\"}");
+    char cid[64];
+    snprintf(cid, sizeof(cid), "%s", json_string_value(json_object_get(r, "client_order_id")));
+    cr_assert_str_eq(json_string_value(json_object_get(r, "connector")), "paper");
+    json_decref(r);
+    /* visible, manual (strategy null), open after the latency; funds locked */
+    double t0 = now_s();
+    const char *state = "";
+    json_t *o = NULL;
+    while (now_s() - t0 < 3) {
+        json_decref(o);
+        o = snap("orders");
+        json_t *x = json_array_get(o, 0);
+        state = json_string_value(json_object_get(x, "state"));
+        if (x && strcmp(state, "open") == 0) {
+            cr_assert_str_eq(json_string_value(json_object_get(x, "client_order_id")), cid);
+            cr_assert(json_is_null(json_object_get(x, "strategy")));
+            cr_assert_str_eq(json_string_value(json_object_get(x, "price")), "1000.00");
+            break;
+        }
+        sleep_ms(20);
+    }
+    cr_assert_str_eq(state, "open");
+    json_decref(o);
+    json_t *bal = snap("balances");
+    size_t i;
+    json_t *x;
+    bool locked = false;
+    json_array_foreach(bal, i, x) {
+        if (strcmp(json_string_value(json_object_get(x, "asset")), "USDT") == 0)
+            locked = atof(json_string_value(json_object_get(x, "locked"))) == 10.0;
+    }
+    json_decref(bal);
+    cr_assert(locked, "10 USDT not locked");
+
+    char p[128];
+    snprintf(p, sizeof(p), "{\"client_order_id\": \"%s\"}", cid);
+    r = call_ok("order.cancel", p);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "state")), "pending_cancel");
+    json_decref(r);
+    int live = 1, all = 0;
+    t0 = now_s();
+    while (live && now_s() - t0 < 3) {
+        sleep_ms(20);
+        count_orders(0, &live, &all);
+    }
+    cr_assert_eq(live, 0);
+    char err[256];
+    cr_assert_eq(call("order.cancel", p, NULL, err, sizeof(err)), CLB_ESTATE, "%s", err);
+
+    /* A market buy fills at once against the book. */
+    r = call_ok("order.create", "{\"market\": \"ETH-USDT\", \"side\": \"buy\", "
+                                "\"type\": \"market\", \"amount\": 0.5}");
+    json_decref(r);
+    bool filled = false;
+    t0 = now_s();
+    while (!filled && now_s() - t0 < 3) {
+        sleep_ms(50);
+        json_t *tr = snap("trades");
+        x = json_array_get(tr, 0);
+        filled = x && strcmp(json_string_value(json_object_get(x, "market")), "ETH-USDT") == 0 &&
+                 json_is_null(json_object_get(x, "strategy")) &&
+                 !json_is_true(json_object_get(x, "is_maker"));
+        json_decref(tr);
+    }
+    cr_assert(filled, "market order not filled");
+    stop_engine();
+}
+
+struct bad_case {
+    const char *method;
+    const char *params;
+    int rc;
+    const char *needle; /* expected in the message */
+};
+
+/* A fingerprint of what commands may change: strategies (without their
+ * moving metrics) and orders. */
+static char *state_fingerprint(void)
+{
+    json_t *s = snap("strategies");
+    json_t *o = snap("orders");
+    json_t *doc = json_array();
+    size_t i;
+    json_t *x;
+    json_array_foreach(s, i, x) {
+        json_t *c = json_pack("{s:O,s:O,s:O,s:O}", "id", json_object_get(x, "id"), "state",
+                              json_object_get(x, "state"), "params", json_object_get(x, "params"),
+                              "name", json_object_get(x, "name"));
+        json_array_append_new(doc, c);
+    }
+    json_array_append_new(doc, json_integer((json_int_t)json_array_size(o)));
+    char *txt = json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(doc);
+    json_decref(s);
+    json_decref(o);
+    return txt;
+}
+
+Test(engine, bad_input_is_rejected_and_changes_nothing)
+{
+    start_engine(1000, 0, NULL, NULL);
+    json_int_t id = create_pmm(false, NULL);
+    cr_assert_eq(id, 1);
+    static const struct bad_case cases[] = {
+        { "nope", "{}", CLB_EUNSUPPORTED, "unknown method" },
+        { "strategy.create", "[1]", CLB_EINVAL, "params" },
+        { "strategy.create", "{\"market\": \"BTC-USDT\"}", CLB_EINVAL, "type" },
+        { "strategy.create", "{\"type\": \"magic\", \"market\": \"BTC-USDT\"}", CLB_EINVAL,
+          "unknown strategy type" },
+        { "strategy.create", "{\"type\": 42, \"market\": \"BTC-USDT\"}", CLB_EINVAL, "type" },
+        { "strategy.create", "{\"type\": \"pure_market_making\"}", CLB_EINVAL, "market" },
+        { "strategy.create", "{\"type\": \"pure_market_making\", \"market\": \"XRP-USDT\"}",
+          CLB_EINVAL, "market" },
+        { "strategy.create",
+          "{\"type\": \"pure_market_making\", \"market\": \"BTC-USDT\", \"connector\": \"x\"}",
+          CLB_EINVAL, "connector" },
+        { "strategy.create",
+          "{\"type\": \"pure_market_making\", \"market\": \"BTC-USDT\", \"colour\": 1}",
+          CLB_EINVAL, "colour" },
+        { "strategy.create",
+          "{\"type\": \"pure_market_making\", \"market\": \"BTC-USDT\", \"params\": "
+          "{\"no_such\": 1}}", CLB_EINVAL, "no_such" },
+        { "strategy.create",
+          "{\"type\": \"pure_market_making\", \"market\": \"BTC-USDT\", \"params\": "
+          "{\"bid_spread\": 150}}", CLB_EINVAL, "bid_spread" },
+        { "strategy.create",
+          "{\"type\": \"pure_market_making\", \"market\": \"BTC-USDT\", \"params\": "
+          "{\"bid_spread\": \"0.5\"}}", CLB_EINVAL, "bid_spread" },
+        { "strategy.create",
+          "{\"type\": \"pure_market_making\", \"market\": \"BTC-USDT\", \"params\": "
+          "{\"order_levels\": 1.5}}", CLB_EINVAL, "order_levels" },
+        { "strategy.create",
+          "{\"type\": \"pure_market_making\", \"market\": \"BTC-USDT\", \"params\": "
+          "{\"ping_pong_enabled\": 1}}", CLB_EINVAL, "ping_pong_enabled" },
+        { "strategy.create",
+          "{\"type\": \"pure_market_making\", \"market\": \"BTC-USDT\", \"params\": "
+          "{\"price_type\": \"middle\"}}", CLB_EINVAL, "price_type" },
+        { "strategy.create",
+          "{\"type\": \"pure_market_making\", \"market\": \"BTC-USDT\", \"params\": "
+          "{\"price_type\": 2}}", CLB_EINVAL, "price_type" },
+        { "strategy.create",
+          "{\"type\": \"pure_market_making\", \"market\": \"BTC-USDT\", \"params\": "
+          "{\"order_amount\": 0}}", CLB_EINVAL, "order_amount" },
+        { "strategy.create",
+          "{\"type\": \"pure_market_making\", \"market\": \"BTC-USDT\", \"params\": [1]}",
+          CLB_EINVAL, "params" },
+        { "strategy.create",
+          "{\"type\": \"pure_market_making\", \"market\": \"BTC-USDT\", \"start\": \"yes\"}",
+          CLB_EINVAL, "start" },
+        { "strategy.create",
+          "{\"type\": \"pure_market_making\", \"market\": \"BTC-USDT\", \"name\": \"\"}",
+          CLB_EINVAL, "name" },
+        { "strategy.start", "{}", CLB_EINVAL, "id" },
+        { "strategy.start", "{\"id\": 99}", CLB_ENOTFOUND, "99" },
+        { "strategy.start", "{\"id\": \"abc\"}", CLB_EINVAL, "id" },
+        { "strategy.start", "{\"id\": -1}", CLB_EINVAL, "id" },
+        { "strategy.start", "{\"id\": [1]}", CLB_EINVAL, "id" },
+        { "strategy.start", "{\"id\": 1, \"force\": true}", CLB_EINVAL, "force" },
+        { "strategy.stop", "{\"id\": 1}", CLB_ESTATE, "not running" },
+        { "strategy.stop", "{\"id\": 2}", CLB_ENOTFOUND, "2" },
+        { "strategy.update", "{\"id\": 1}", CLB_EINVAL, "params" },
+        { "strategy.update", "{\"id\": 1, \"params\": {\"bid_spread\": -1}}", CLB_EINVAL,
+          "bid_spread" },
+        { "strategy.update", "{\"id\": 1, \"params\": {\"bid_spread\": 0.2, \"x\": 1}}",
+          CLB_EINVAL, "x" },
+        { "strategy.update", "{\"id\": 1, \"params\": {\"order_levels\": true}}", CLB_EINVAL,
+          "order_levels" },
+        { "strategy.update", "{\"id\": 1, \"params\": {\"price_floor\": 10, \"price_ceiling\": 5}}",
+          CLB_EINVAL, "price_ceiling" },
+        { "strategy.update", "{\"id\": 3, \"params\": {}}", CLB_ENOTFOUND, "3" },
+        { "strategy.delete", "{\"id\": 3}", CLB_ENOTFOUND, "3" },
+        { "indicators", "{\"id\": 3}", CLB_ENOTFOUND, "3" },
+        { "order.create", "{\"side\": \"buy\", \"type\": \"limit\", \"price\": \"1\", "
+          "\"amount\": \"1\"}", CLB_EINVAL, "market" },
+        { "order.create", "{\"market\": \"BTC-USDT\", \"side\": \"long\", \"type\": \"limit\", "
+          "\"price\": \"1000\", \"amount\": \"0.01\"}", CLB_EINVAL, "side" },
+        { "order.create", "{\"market\": \"BTC-USDT\", \"side\": \"buy\", \"type\": \"stop\", "
+          "\"price\": \"1000\", \"amount\": \"0.01\"}", CLB_EINVAL, "type" },
+        { "order.create", "{\"market\": \"BTC-USDT\", \"side\": \"buy\", \"type\": \"limit\", "
+          "\"amount\": \"0.01\"}", CLB_EINVAL, "price" },
+        { "order.create", "{\"market\": \"BTC-USDT\", \"side\": \"buy\", \"type\": \"market\", "
+          "\"price\": \"1000\", \"amount\": \"0.01\"}", CLB_EINVAL, "price" },
+        { "order.create", "{\"market\": \"BTC-USDT\", \"side\": \"buy\", \"type\": \"limit\", "
+          "\"price\": \"1000\", \"amount\": \"-1\"}", CLB_EINVAL, "amount" },
+        { "order.create", "{\"market\": \"BTC-USDT\", \"side\": \"buy\", \"type\": \"limit\", "
+          "\"price\": \"1000\", \"amount\": \"abc\"}", CLB_EINVAL, "amount" },
+        { "order.create", "{\"market\": \"BTC-USDT\", \"side\": \"buy\", \"type\": \"limit\", "
+          "\"price\": true, \"amount\": \"0.01\"}", CLB_EINVAL, "price" },
+        { "order.create", "{\"market\": \"BTC-USDT\", \"side\": \"buy\", \"type\": \"limit\", "
+          "\"price\": \"1000\", \"amount\": \"0.000001\"}", CLB_EINVAL, "minimum" },
+        { "order.create", "{\"market\": \"BTC-USDT\", \"side\": \"sell\", \"type\": \"limit\", "
+          "\"price\": \"70000\", \"amount\": \"1000\"}", CLB_EINVAL, "BTC" },
+        { "order.create", "{\"market\": \"BTC-USDT\", \"side\": \"buy\", \"type\": \"limit\", "
+          "\"price\": \"60000\", \"amount\": \"100\"}", CLB_EINVAL, "USDT" },
+        { "order.create", "{\"connector\": \"binance\", \"market\": \"BTC-USDT\", \"side\": "
+          "\"buy\", \"type\": \"limit\", \"price\": \"1000\", \"amount\": \"0.01\"}", CLB_EINVAL,
+          "connector" },
+        { "order.create", "{\"market\": \"BTC-USDT\", \"side\": \"buy\", \"type\": \"limit\", "
+          "\"price\": \"1000\", \"amount\": \"0.01\", \"tif\": \"ioc\"}", CLB_EINVAL, "tif" },
+        { "order.cancel", "{\"client_order_id\": \"clb-nope\"}", CLB_ENOTFOUND, "clb-nope" },
+        { "order.cancel", "{}", CLB_EINVAL, "client_order_id" },
+        { "order.cancel", "{\"client_order_id\": 5}", CLB_EINVAL, "client_order_id" },
+        { "log.level", "{\"level\": \"loud\"}", CLB_EINVAL, "level" },
+        { "log.level", "{}", CLB_EINVAL, "level" },
+    };
+    char *before = state_fingerprint();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct bad_case *c = &cases[i];
+        char err[256] = "";
+        json_t *r = (json_t *)1;
+        int rc = call(c->method, c->params, &r, err, sizeof(err));
+        cr_expect_eq(rc, c->rc, "case %zu %s %s: got %s (%s), want %s", i, c->method, c->params,
+                     clb_err_name(rc), err, clb_err_name(c->rc));
+        cr_expect_null(r, "case %zu returned a result", i);
+        cr_expect(strstr(err, c->needle) != NULL, "case %zu %s %s: message \"%s\" lacks \"%s\"",
+                  i, c->method, c->params, err, c->needle);
+        char *after = state_fingerprint();
+        cr_expect_str_eq(after, before, "case %zu changed the engine", i);
+        free(after);
+    }
+    free(before);
+    /* NULL params mean {}. */
+    json_t *r = NULL;
+    char err[256];
+    cr_assert_eq(clb_engine_call(g_e, "strategy.start", NULL, &r, err, sizeof(err), 1000),
+                 CLB_EINVAL);
+    stop_engine();
+}
+
+Test(engine, feed_sequence_topics_and_gap)
+{
+    start_engine(100, 16, NULL, NULL);
+    uint64_t head = clb_engine_feed_head(g_e);
+    cr_assert(head >= 1);
+    sleep_ms(1500);
+    json_t *ev[256];
+    uint64_t cur = head;
+    bool gap = false;
+    size_t n = clb_engine_feed_read(g_e, &cur, ev, 256, &gap);
+    cr_assert(n > 0 && n <= 16);
+    cr_assert(gap, "over 16 events in 1.5 s at 10 books/s x 2 + status: a gap is expected");
+    bool book = false, status = false;
+    json_int_t prev = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_int_t seq = json_integer_value(json_object_get(ev[i], "seq"));
+        cr_assert(prev == 0 || seq == prev + 1);
+        prev = seq;
+        const char *topic = json_string_value(json_object_get(ev[i], "topic"));
+        const char *type = json_string_value(json_object_get(ev[i], "type"));
+        cr_assert(json_is_integer(json_object_get(ev[i], "ts")));
+        cr_assert(json_is_object(json_object_get(ev[i], "data")));
+        book = book || (strcmp(topic, "book:paper:BTC-USDT") == 0 && strcmp(type, "book") == 0);
+        status = status || (strcmp(topic, "status") == 0 && strcmp(type, "status") == 0);
+        json_decref(ev[i]);
+    }
+    cr_assert(book && status);
+    cr_assert_eq(cur, (uint64_t)prev + 1);
+    /* Caught up: nothing new, no gap; the next read starts after. */
+    n = clb_engine_feed_read(g_e, &cur, ev, 256, &gap);
+    for (size_t i = 0; i < n; i++)
+        json_decref(ev[i]);
+    cr_assert_not(gap);
+    /* A log line lands in the "logs" topic. */
+    uint64_t c2 = clb_engine_feed_head(g_e);
+    clb_logf(clb_engine_log(g_e), CLB_LOG_WARN, "hello %d", 42);
+    bool found = false;
+    n = clb_engine_feed_read(g_e, &c2, ev, 256, &gap);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(json_string_value(json_object_get(ev[i], "topic")), "logs") == 0) {
+            json_t *d = json_object_get(ev[i], "data");
+            found = found || (strcmp(json_string_value(json_object_get(d, "message")),
+                                     "hello 42") == 0 &&
+                              strcmp(json_string_value(json_object_get(d, "level")), "warn") == 0);
+        }
+        json_decref(ev[i]);
+    }
+    cr_assert(found);
+    /* Book events are coalesced: at most ~10 per second per market. */
+    uint64_t c3 = clb_engine_feed_head(g_e);
+    sleep_ms(1000);
+    size_t books = 0;
+    do {
+        n = clb_engine_feed_read(g_e, &c3, ev, 256, &gap);
+        for (size_t i = 0; i < n; i++) {
+            books += strcmp(json_string_value(json_object_get(ev[i], "topic")),
+                            "book:paper:BTC-USDT") == 0;
+            json_decref(ev[i]);
+        }
+    } while (n == 256);
+    cr_assert(books >= 5 && books <= 12, "%zu book events in 1 s", books);
+    stop_engine();
+}
+
+Test(engine, shutdown_stops_strategies_and_cancels)
+{
+    start_engine(500, 0, NULL, NULL);
+    json_int_t id = create_pmm(true, ", \"bid_spread\": 1, \"ask_spread\": 1, \"order_levels\": 3");
+    int live = 0, all = 0;
+    double t0 = now_s();
+    while (live < 6 && now_s() - t0 < 5) {
+        sleep_ms(50);
+        count_orders(id, &live, &all);
+    }
+    cr_assert_eq(live, 6);
+    t0 = now_s();
+    clb_engine_shutdown(g_e, 3000);
+    cr_assert(now_s() - t0 < 3.0);
+    count_orders(id, &live, &all);
+    cr_assert_eq(live, 0, "orders still live after shutdown");
+    cr_assert_eq(all, 6);
+    json_t *s = snap("strategies");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(s, 0), "state")),
+                     "stopped");
+    json_decref(s);
+    s = snap("status");
+    cr_assert_str_eq(json_string_value(json_object_get(s, "state")), "stopped");
+    json_decref(s);
+    char err[256];
+    cr_assert_eq(call("strategy.start", "{\"id\": 1}", NULL, err, sizeof(err)), CLB_ESTATE);
+    clb_engine_shutdown(g_e, 100); /* idempotent */
+    stop_engine();
+}
+
+Test(engine, abandoned_calls_are_safe)
+{
+    start_engine(1000, 0, NULL, NULL);
+    int ok = 0, timed_out = 0;
+    json_t *params = json_pack("{s:s}", "level", "info");
+    for (int i = 0; i < 200; i++) {
+        json_t *r = NULL;
+        char err[128];
+        int rc = clb_engine_call(g_e, "log.level", params, &r, err, sizeof(err), i % 2);
+        if (rc == CLB_OK)
+            ok++;
+        else if (rc == CLB_ETIMEDOUT)
+            timed_out++;
+        json_decref(r);
+    }
+    json_decref(params);
+    cr_assert_eq(ok + timed_out, 200);
+    json_decref(call_ok("log.level", "{\"level\": \"info\"}"));
+    stop_engine();
+}
+
+Test(engine, config_errors_name_the_key)
+{
+    struct {
+        const char *connectors, *balances, *needle;
+    } cases[] = {
+        { "{}", NULL, "connectors: must be a non-empty array" },
+        { "[]", NULL, "connectors: must be a non-empty array" },
+        { "[{\"name\": \"p\", \"type\": \"paper\", \"markets\": [\"XRP-USDT\"]}]", NULL,
+          "connectors[0].markets[0]: unknown market \"XRP-USDT\"" },
+        { "[{\"name\": \"p\", \"type\": \"binance\", \"markets\": [\"BTC-USDT\"]}]", NULL,
+          "connectors[0].type" },
+        { "[{\"type\": \"paper\", \"markets\": [\"BTC-USDT\"]}]", NULL, "connectors[0].name" },
+        { "[{\"name\": \"p\", \"type\": \"paper\", \"markets\": [\"BTC-USDT\"], \"maker_fee\": "
+          "0.1}]", NULL, "connectors[0].maker_fee" },
+        { "[{\"name\": \"p\", \"type\": \"paper\", \"markets\": [\"BTC-USDT\"], \"latency_ms\": "
+          "\"5\"}]", NULL, "connectors[0].latency_ms" },
+        { "[{\"name\": \"p\", \"type\": \"paper\", \"markets\": [\"BTC-USDT\"], \"fees\": 1}]",
+          NULL, "connectors[0].fees: unknown key" },
+        { "[{\"name\": \"p\", \"type\": \"paper\", \"markets\": [\"BTC-USDT\"]}, {\"name\": \"p\", "
+          "\"type\": \"paper\", \"markets\": [\"ETH-USDT\"]}]", NULL, "connectors[1].name" },
+        { "[{\"name\": \"p\", \"type\": \"paper\", \"markets\": [\"BTC-USDT\", \"BTC-USDT\"]}]",
+          NULL, "connectors[0].markets[1]" },
+        { NULL, "{\"USDT\": 5}", "balances.USDT: must be a non-negative decimal string" },
+        { NULL, "{\"USDT\": \"-5\"}", "balances.USDT" },
+        { NULL, "{\"XRP\": \"5\"}", "balances.XRP: no configured market trades this asset" },
+        { NULL, "{\"BTC\": \"0.000000001\"}", "balances.BTC: more than 8 decimals" },
+        { NULL, "[1]", "balances: must be an object" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct clb_engine_config cfg;
+        clb_engine_config_default(&cfg);
+        cfg.connectors = cases[i].connectors ? json_loads(cases[i].connectors, 0, NULL) : NULL;
+        cfg.balances = cases[i].balances ? json_loads(cases[i].balances, JSON_DECODE_ANY, NULL)
+                                         : NULL;
+        char err[256] = "";
+        cr_expect_eq(clb_engine_check_config(&cfg, err, sizeof(err)), CLB_EINVAL, "case %zu", i);
+        cr_expect(strstr(err, cases[i].needle) == err, "case %zu: \"%s\" does not start with "
+                  "\"%s\"", i, err, cases[i].needle);
+        struct clb_engine *e = NULL;
+        cr_expect_eq(clb_engine_create(&cfg, &e, err, sizeof(err)), CLB_EINVAL);
+        cr_expect_null(e);
+        json_decref(cfg.connectors);
+        json_decref(cfg.balances);
+    }
+    struct clb_engine_config cfg;
+    clb_engine_config_default(&cfg);
+    cfg.tick_ms = 0;
+    char err[256];
+    cr_assert_eq(clb_engine_check_config(&cfg, err, sizeof(err)), CLB_EINVAL);
+    cr_assert(strstr(err, "tick_ms") == err);
+}
+
+Test(engine, configured_connectors_and_balances)
+{
+    start_engine(1000, 0,
+                 "[{\"name\": \"sim-a\", \"type\": \"paper\", \"markets\": [\"ETH-USDT\"], "
+                 "\"maker_fee\": 0.0002, \"taker_fee\": 0.0005, \"latency_ms\": 5}, "
+                 "{\"name\": \"sim-b\", \"type\": \"paper\", \"markets\": [\"ETH-USDT\", "
+                 "\"BTC-USDT\"]}]",
+                 "{\"USDT\": \"2500.5\", \"ETH\": \"1\"}");
+    json_t *c = snap("connectors");
+    cr_assert_eq(json_array_size(c), 2);
+    json_t *a = json_array_get(c, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(a, "name")), "sim-a");
+    cr_assert_float_eq(json_number_value(json_object_get(a, "maker_fee")), 0.0002, 1e-12);
+    cr_assert_eq(json_integer_value(json_object_get(a, "latency_ms")), 5);
+    json_decref(c);
+    json_t *b1 = snap("book:sim-a:ETH-USDT"), *b2 = snap("book:sim-b:ETH-USDT");
+    /* one simulated market shared by both connectors: same update id, same book */
+    cr_assert(json_equal(json_object_get(b1, "bids"), json_object_get(b2, "bids")) ||
+              json_integer_value(json_object_get(b1, "update_id")) !=
+                  json_integer_value(json_object_get(b2, "update_id")));
+    json_decref(b1);
+    json_decref(b2);
+    json_decref(snap("book:sim-b:BTC-USDT"));
+    cr_assert_null(clb_engine_snapshot(g_e, "book:sim-a:BTC-USDT"));
+    cr_assert_float_eq(metric_sum("gauges", "colibri_balance", "asset", "USDT"), 5001.0, 1e-9);
+    cr_assert_float_eq(metric_sum("gauges", "colibri_balance", "asset", "BTC"), 0.0, 1e-9);
+    json_t *r = NULL;
+    char err[256];
+    cr_assert_eq(call("strategy.create", "{\"type\": \"pure_market_making\", \"connector\": "
+                      "\"sim-a\", \"market\": \"BTC-USDT\"}", &r, err, sizeof(err)), CLB_EINVAL);
+    r = call_ok("strategy.create", "{\"type\": \"avellaneda_market_making\", \"connector\": "
+                "\"sim-b\", \"market\": \"BTC-USDT\"}");
+    cr_assert_str_eq(json_string_value(json_object_get(r, "name")),
+                     "avellaneda_market_making-1");
+    json_decref(r);
+    stop_engine();
+}
