@@ -5,7 +5,8 @@
 set -eu
 
 pkgs="gcc make cmake ninja-build pkg-config libc6-dev
-libcriterion-dev libjansson-dev libssl-dev"
+libsqlite3-dev libpq-dev postgresql
+libcriterion-dev libjansson-dev libssl-dev libwebsockets-dev libmicrohttpd-dev libcurl4-openssl-dev curl openssl prometheus"
 
 missing=""
 for p in $pkgs; do
