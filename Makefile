@@ -34,6 +34,7 @@ run: build
 bench: build
 	@./build/bench/colibri-bench
 	@bench/backtest.sh
+	@bench/http_bench.sh
 
 clean:
 	rm -rf build build-asan

@@ -6,7 +6,7 @@ set -eu
 
 pkgs="gcc make cmake ninja-build pkg-config libc6-dev
 libsqlite3-dev libpq-dev postgresql
-libcriterion-dev libjansson-dev libssl-dev libwebsockets-dev libmicrohttpd-dev libcurl4-openssl-dev curl openssl prometheus"
+libcriterion-dev libjansson-dev libssl-dev libwebsockets-dev libmicrohttpd-dev libcurl4-openssl-dev curl openssl prometheus wrk nginx-light"
 
 missing=""
 for p in $pkgs; do
