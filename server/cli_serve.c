@@ -6,6 +6,17 @@
  * HTTPS API and the WebSocket stream, prints where they listen, and waits
  * for SIGINT/SIGTERM.
  *
+ * The store: config store.url, else $DATABASE_URL, else SQLite at
+ * DATA_DIR/colibri.db. Before the engine starts, serve connects, applies
+ * the embedded migrations (each applied one is logged; a failed migration
+ * is fatal), registers this instance and closes that connection; then it
+ * creates the store writer (its own connection, spill file
+ * DATA_DIR/store-spill.bin) and hands it to the engine, whose worker is its
+ * only producer. A database unreachable at start is not fatal: the writer
+ * keeps retrying (and migrates when it connects) while the engine refuses
+ * new orders. The writer stops after the engine, so the engine's final
+ * records are written or saved to the spill file.
+ *
  * Signals: SIGINT and SIGTERM are blocked in every thread (the mask is set
  * before any thread starts, so all inherit it) and the main thread takes
  * them with sigwait(): no async handler, no flag polling. Shutdown order:
@@ -37,6 +48,8 @@
 #include "engine.h"
 #include "error.h"
 #include "log.h"
+#include "store/store.h"
+#include "store/store_writer.h"
 #include "tls_cert.h"
 
 #include "auth.h"
@@ -45,7 +58,12 @@
 #include "ws_stream.h"
 
 #define SERVE_ENGINE_STOP_MS 7000 /* engine share of the 10 s shutdown budget */
+#define SERVE_STORE_STOP_MS 2000  /* writer: commit what is left, else spill it */
 #define SERVE_WATCHDOG_S 12       /* last resort if a component hangs on stop */
+
+#ifndef COLIBRI_VERSION
+#define COLIBRI_VERSION "unknown"
+#endif
 
 static void usage(FILE *f)
 {
@@ -74,7 +92,11 @@ static void usage(FILE *f)
         "\n"
         "Without tls, a self-signed certificate for localhost is generated on the\n"
         "first start into DATA_DIR/tls (trust it with curl --cacert DATA_DIR/tls/cert.pem).\n"
-        "On the first start an admin API token is written to DATA_DIR/admin.token.\n");
+        "On the first start an admin API token is written to DATA_DIR/admin.token.\n"
+        "\n"
+        "Orders, fills and balance snapshots are stored in store.url, else $DATABASE_URL\n"
+        "(postgresql://...), else SQLite at DATA_DIR/colibri.db; migrations are applied on\n"
+        "start. While the database is unreachable new orders are refused.\n");
 }
 
 /* mkdir -p with mode 0700 for the directories it creates. */
@@ -148,6 +170,97 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, bo
     return argv[++*i];
 }
 
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void store_log(void *ud, enum clb_store_log_level level, const char *msg)
+{
+    enum clb_log_level l = level == CLB_STORE_LOG_ERROR  ? CLB_LOG_ERROR
+                           : level == CLB_STORE_LOG_WARN ? CLB_LOG_WARN
+                                                         : CLB_LOG_INFO;
+    clb_logf(ud, l, "store: %s", msg);
+}
+
+static void migrate_log(void *ud, long version, const char *file, bool applied)
+{
+    if (applied)
+        clb_logf(ud, CLB_LOG_INFO, "store: applied migration %ld (%s)", version, file);
+}
+
+/* Opens the store, migrates it and registers the instance, then creates the
+ * writer. 0, or -1 with the reason printed (fatal). */
+static int open_store(const char *url, const char *data_dir, struct clb_log *log,
+                      struct clb_store_writer **out, const char **backend_name)
+{
+    char err[512], target[1024], shown[1024];
+    enum clb_store_backend backend;
+    int rc = clb_store_parse_url(url, data_dir, &backend, target, sizeof(target));
+    clb_store_url_redact(url && *url ? url : target, shown, sizeof(shown));
+    if (rc != CLB_OK) {
+        fprintf(stderr, "colibri serve: store: %s: %s\n", shown,
+                rc == CLB_EUNSUPPORTED ? "unsupported URL (postgresql://..., sqlite:PATH or a path)"
+                                       : clb_strerror(rc));
+        return -1;
+    }
+    *backend_name = clb_store_backend_name(backend);
+    struct clb_store_options so;
+    clb_store_options_init(&so);
+    so.url = url;
+    so.data_dir = data_dir;
+    struct clb_store *st = NULL;
+    rc = clb_store_open(&so, &st, err, sizeof(err));
+    if (rc == CLB_EIO) {
+        clb_logf(log, CLB_LOG_WARN,
+                 "store: %s %s is unreachable (%s): new orders are refused until it connects",
+                 *backend_name, shown, err);
+    } else if (rc != CLB_OK) {
+        fprintf(stderr, "colibri serve: store: %s: %s\n", shown, err);
+        return -1;
+    } else {
+        int n = 0;
+        rc = clb_store_migrate(st, migrate_log, log, &n);
+        if (rc != CLB_OK) {
+            fprintf(stderr, "colibri serve: store: %s: migration failed: %s\n", shown,
+                    clb_store_errmsg(st));
+            clb_store_close(st);
+            return -1;
+        }
+        if (clb_store_errmsg(st)[0])
+            clb_logf(log, CLB_LOG_WARN, "store: %s", clb_store_errmsg(st));
+        long version = 0;
+        clb_store_schema_version(st, &version);
+        clb_logf(log, CLB_LOG_INFO, "store: %s %s, schema version %ld (%d migration(s) applied)",
+                 *backend_name, shown, version, n);
+        rc = clb_store_instance_register(st, COLIBRI_VERSION, wall_ms());
+        if (rc != CLB_OK) {
+            fprintf(stderr, "colibri serve: store: %s: cannot register the instance: %s\n",
+                    shown, clb_store_errmsg(st));
+            clb_store_close(st);
+            return -1;
+        }
+        clb_store_close(st);
+    }
+    char spill[4200];
+    snprintf(spill, sizeof(spill), "%s/store-spill.bin", data_dir);
+    struct clb_store_writer_options wo;
+    clb_store_writer_options_init(&wo);
+    wo.store = so;
+    wo.spill_path = spill;
+    wo.version = COLIBRI_VERSION;
+    wo.log = store_log;
+    wo.log_ud = log;
+    rc = clb_store_writer_create(&wo, out, err, sizeof(err));
+    if (rc != CLB_OK) {
+        fprintf(stderr, "colibri serve: store writer: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 struct serve_args {
     const char *config;
     const char *data_dir;
@@ -199,6 +312,7 @@ int cli_serve_main(int argc, char **argv)
     struct clb_serve_config cfg;
     struct clb_log *log = NULL;
     struct clb_engine *engine = NULL;
+    struct clb_store_writer *writer = NULL;
     clb_serve_config_init(&cfg);
     struct clb_http *http = NULL;
     struct clb_ws *ws = NULL;
@@ -276,9 +390,16 @@ int cli_serve_main(int argc, char **argv)
         cfg.seed = pick_seed();
     clb_logf(log, CLB_LOG_INFO, "simulated market seed %llu (set \"seed\" to replay it)",
              (unsigned long long)cfg.seed);
+    const char *store_url = cfg.store_url ? cfg.store_url : getenv("DATABASE_URL");
+    const char *backend_name = NULL;
+    if (open_store(store_url && *store_url ? store_url : NULL, data_dir, log, &writer,
+                   &backend_name) != 0)
+        goto out;
     struct clb_engine_config ec;
     clb_serve_config_engine(&cfg, &ec);
     ec.log = log;
+    ec.store_writer = writer;
+    ec.store_backend = backend_name;
     if (clb_engine_create(&ec, &engine, err, sizeof(err)) != CLB_OK) {
         fprintf(stderr, "colibri serve: engine: %s\n", err);
         goto out;
@@ -362,6 +483,16 @@ out:
     if (engine)
         clb_engine_shutdown(engine, SERVE_ENGINE_STOP_MS);
     clb_engine_destroy(engine);
+    /* After the engine (its only producer): commit what is left, else save
+     * it to the spill file for the next start. */
+    if (writer) {
+        int rc = clb_store_writer_stop(writer, SERVE_STORE_STOP_MS);
+        if (rc != CLB_OK)
+            clb_logf(log, CLB_LOG_WARN, "store: %s",
+                     rc == CLB_ETIMEDOUT ? "records left in the spill file for the next start"
+                                         : "some records could not be saved");
+        clb_store_writer_destroy(writer);
+    }
     if (status == 0)
         clb_logf(log, CLB_LOG_INFO, "stopped");
     clb_log_destroy(log);

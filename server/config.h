@@ -20,7 +20,7 @@
  *   connectors    [{name, type: "paper", markets[], maker_fee, taker_fee,
  *                   latency_ms}] (checked by clb_engine_check_config)
  *   balances      {"ASSET": "decimal", ...}          (idem)
- *   store         {"url": "sqlite:..." | "postgres://..."} accepted, unused yet
+ *   store         {"url": "sqlite:..." | "postgres://..."} the database (default sqlite: DATA_DIR/colibri.db; DATABASE_URL also works)
  * Relative paths are relative to the current directory.
  *
  * Not thread-safe (one owner); no global state.

@@ -13,7 +13,12 @@
  *     interface carries the owner in the request, but order events do not);
  *   - the engine's own listener on each bus keeps the order records (live
  *     orders plus a ring of finished ones), the fills ring, per-strategy
- *     accounting and the metrics counters, and appends feed events.
+ *     accounting and the metrics counters, and appends feed events;
+ *   - with a store writer, the same listener hands order, state and fill
+ *     records to the writer's lock-free queue (never waiting on the
+ *     database), balance snapshots go every CLB_ENGINE_BALANCE_SNAPSHOT_MS,
+ *     and placements (strategies through their proxy, manual orders) are
+ *     refused while the writer reports itself unavailable.
  *
  * The loop: feed the records that are due, run the clock tick if due, run
  * queued commands, publish snapshots and events, then poll() the command
@@ -54,6 +59,7 @@
 #include "paper.h"
 #include "param.h"
 #include "performance.h"
+#include "store/store_writer.h"
 #include "strategy.h"
 #include "synth.h"
 
@@ -615,8 +621,17 @@ struct clb_engine {
     uint64_t tick_count;
     double tick_sum_s;
     enum eng_state state;
+    int64_t stop_begin_mono;
     int64_t stop_deadline_mono;
     uint64_t records_fed;
+
+    /* ---- persistence (worker; the writer itself is thread-safe) ---- */
+    struct clb_store_writer *sw; /* borrowed, NULL = none */
+    char store_backend[16];
+    bool store_avail;            /* as last seen by the worker */
+    bool store_was_avail;        /* it has been available once */
+    int64_t last_balance_mono;
+    uint64_t store_refused;      /* puts the writer refused */
 
     /* ---- lifecycle (life_mu) ---- */
     pthread_t worker;
@@ -1184,6 +1199,79 @@ static const char *event_kind(enum clb_event_type t)
     }
 }
 
+/* ---- persistence (worker) ---- */
+
+/* Hands one record to the writer; never blocks. A refusal (queue and spill
+ * file full, or a record too long for its fields) is counted and logged
+ * (the first one, then every 1000th). */
+static void store_put(struct clb_engine *e, const struct clb_store_rec *r)
+{
+    int rc = clb_store_writer_put(e->sw, r);
+    if (rc == CLB_OK)
+        return;
+    if (e->store_refused++ % 1000 == 0)
+        LOGW(e, "store: %s record not queued: %s (%" PRIu64 " refused so far)",
+             clb_store_rec_type_name(r->type), clb_strerror(rc), e->store_refused);
+}
+
+/* The records of one order event: the order row when its tracking starts,
+ * its state change (COMPLETED repeats the last FILLED's change: skipped),
+ * and the fill. */
+static void store_order_event(struct clb_engine *e, const struct clb_event *ev, bool started,
+                              uint32_t owner)
+{
+    if (!e->sw)
+        return;
+    char sid[16] = "";
+    if (owner)
+        snprintf(sid, sizeof(sid), "%" PRIu32, owner);
+    struct clb_store_rec r;
+    int rc = CLB_OK;
+    if (started && (rc = clb_store_rec_order_from_event(ev, sid, &r)) == CLB_OK)
+        store_put(e, &r);
+    if (rc == CLB_OK && ev->type != CLB_EV_ORDER_COMPLETED &&
+        (rc = clb_store_rec_order_state_from_event(ev, &r)) == CLB_OK)
+        store_put(e, &r);
+    if (rc == CLB_OK && ev->type == CLB_EV_ORDER_FILLED &&
+        (rc = clb_store_rec_fill_from_event(ev, sid, &r)) == CLB_OK)
+        store_put(e, &r);
+    if (rc != CLB_OK && e->store_refused++ % 1000 == 0)
+        LOGW(e, "store: order %s: cannot build its record: %s", ev->u.order.client_order_id,
+             clb_strerror(rc));
+}
+
+/* A balance snapshot of every asset of every connector. */
+static void store_balances(struct clb_engine *e)
+{
+    if (!e->sw)
+        return;
+    int64_t ts_ms = (int64_t)to_ms(wall_now(e));
+    for (size_t i = 0; i < e->n_conns; i++) {
+        struct eng_conn *ec = &e->conns[i];
+        for (uint32_t k = 0; k < ec->n_assets; k++) {
+            struct clb_store_rec r;
+            memset(&r, 0, sizeof(r));
+            r.type = CLB_STORE_REC_BALANCE;
+            struct clb_store_balance *b = &r.u.balance;
+            if (clb_store_strlcpy(b->connector, sizeof(b->connector), ec->name) != CLB_OK ||
+                clb_store_strlcpy(b->asset, sizeof(b->asset), ec->assets[k]) != CLB_OK)
+                continue;
+            if (ec->conn->ops->balance(ec->conn, ec->assets[k], &b->total, &b->available) !=
+                CLB_OK)
+                continue;
+            b->ts_ms = ts_ms;
+            store_put(e, &r);
+        }
+    }
+    e->last_balance_mono = mono_ns();
+}
+
+/* true when new orders may be placed (no store, or the store keeps up). */
+static bool store_accepts_orders(const struct clb_engine *e)
+{
+    return !e->sw || clb_store_writer_available(e->sw);
+}
+
 static void on_order_event(void *ud, const struct clb_event *ev)
 {
     struct eng_conn *ec = ud;
@@ -1216,7 +1304,8 @@ static void on_order_event(void *ud, const struct clb_event *ev)
         }
         mk->placed[side]++;
     }
-    uint32_t owner = o ? o->owner : 0;
+    uint32_t owner = o ? o->owner : started ? e->placing_owner : 0;
+    store_order_event(e, ev, started, owner);
     switch (ev->type) {
     case CLB_EV_ORDER_CANCELLED:
         mk->cancelled[side]++;
@@ -1282,6 +1371,8 @@ static int px_place(struct clb_connector *c, const struct clb_order_request *req
     struct clb_connector *real = es->ec->conn;
     if (!req)
         return CLB_EINVAL;
+    if (!store_accepts_orders(es->e))
+        return CLB_ENOTREADY; /* the store cannot record it: no new orders */
     struct clb_order_request r = *req;
     r.owner = es->id;
     uint32_t saved = es->e->placing_owner;
@@ -1424,6 +1515,19 @@ static json_t *build_status(struct clb_engine *e)
     json_object_set_new(s, "total", json_integer((json_int_t)e->n_strats));
     json_object_set_new(s, "running", json_integer((json_int_t)running));
     json_object_set_new(j, "strategies", s);
+    if (e->sw) {
+        struct clb_store_writer_status ws;
+        clb_store_writer_status(e->sw, &ws);
+        json_t *st = json_object();
+        json_object_set_new(st, "backend", json_string(e->store_backend));
+        json_object_set_new(st, "connected", json_boolean(ws.connected));
+        json_object_set_new(st, "available", json_boolean(ws.available));
+        json_object_set_new(st, "queued", json_integer((json_int_t)ws.queued));
+        json_object_set_new(st, "written", json_integer((json_int_t)ws.written));
+        json_object_set_new(st, "spilled", json_integer((json_int_t)ws.spilled));
+        json_object_set_new(st, "failed", json_integer((json_int_t)ws.failed));
+        json_object_set_new(j, "store", st);
+    }
     return j;
 }
 
@@ -1670,6 +1774,15 @@ static json_t *build_metrics(struct clb_engine *e)
     pthread_mutex_unlock(&e->feed_mu);
     metric(counters, "colibri_events_dropped_total", "Events dropped from the stream feed", NULL,
            dropped);
+    struct clb_store_writer_status ws;
+    if (e->sw) {
+        clb_store_writer_status(e->sw, &ws);
+        metric(counters, "colibri_store_written_total", "Records committed to the store", NULL,
+               (double)ws.written);
+        metric(counters, "colibri_store_spilled_total",
+               "Records written to the spill file while the store was behind", NULL,
+               (double)ws.spilled);
+    }
 
     for (size_t i = 0; i < e->n_conns; i++) {
         struct eng_conn *ec = &e->conns[i];
@@ -1714,6 +1827,13 @@ static json_t *build_metrics(struct clb_engine *e)
            labels("version", COLIBRI_VERSION, NULL, NULL, NULL, NULL), 1.0);
     metric(gauges, "colibri_uptime_seconds", "Seconds since the engine started", NULL,
            (double)(mono_ns() - e->start_mono_ns) / 1e9);
+    if (e->sw) {
+        metric(gauges, "colibri_store_available",
+               "1 when the store keeps up (new orders are accepted)", NULL,
+               ws.available ? 1.0 : 0.0);
+        metric(gauges, "colibri_store_queued", "Records waiting to be written to the store", NULL,
+               (double)ws.queued);
+    }
 
     json_t *h = json_object();
     json_object_set_new(h, "name", json_string("colibri_tick_duration_seconds"));
@@ -2324,6 +2444,10 @@ static int cmd_order_create(struct clb_engine *e, json_t *params, json_t **resul
         return rc;
     if (!clb_connector_ready(ec->conn))
         return failf(err, errlen, CLB_ENOTREADY, "connector \"%s\" is not ready", ec->name);
+    if (!store_accepts_orders(e))
+        return failf(err, errlen, CLB_ENOTREADY,
+                     "the store is unavailable (database unreachable or its queue backed up): "
+                     "new orders are refused until it is back");
     /* Funds check (the venue would reject it later anyway). */
     const struct clb_market_rules *r = &ec->markets[m].rules;
     clb_dec total, avail, need;
@@ -2727,7 +2851,8 @@ static void begin_stop(struct clb_engine *e)
     int t = atomic_load(&e->stop_timeout_ms);
     if (t < 1)
         t = 1;
-    e->stop_deadline_mono = mono_ns() + (int64_t)t * NS_PER_MS * 8 / 10;
+    e->stop_begin_mono = mono_ns();
+    e->stop_deadline_mono = e->stop_begin_mono + (int64_t)t * NS_PER_MS * 8 / 10;
     LOGI(e, "engine stopping: stopping strategies and cancelling their orders");
     for (size_t i = 0; i < e->n_strats; i++)
         if (e->strats[i]->state == SS_RUNNING)
@@ -2763,6 +2888,31 @@ static int next_timeout_ms(struct clb_engine *e, int64_t now, int64_t mono)
     return (int)((wait + NS_PER_MS - 1) / NS_PER_MS);
 }
 
+/* Logs availability changes of the store (worker, once per loop turn). */
+static void store_watch(struct clb_engine *e)
+{
+    if (!e->sw)
+        return;
+    bool avail = clb_store_writer_available(e->sw);
+    if (avail == e->store_avail)
+        return;
+    e->store_avail = avail;
+    if (avail) {
+        LOGI(e, "store %s: new orders are accepted", e->store_was_avail ? "available again"
+                                                                          : "ready");
+        e->store_was_avail = true;
+    } else {
+        struct clb_store_writer_status st;
+        clb_store_writer_status(e->sw, &st);
+        LOGW(e, "store unavailable (%s%s%s): new orders are refused until it is back; "
+             "existing orders are still tracked and cancelled",
+             st.connected ? "queue backed up" : "database unreachable",
+             st.last_error_msg[0] ? ": " : "", st.last_error_msg);
+    }
+    publish_status_event(e);
+    snap_publish(e, SNAP_METRICS, build_metrics(e));
+}
+
 static void periodic(struct clb_engine *e, int64_t mono)
 {
     for (size_t i = 0; i < e->n_conns; i++) {
@@ -2777,6 +2927,32 @@ static void periodic(struct clb_engine *e, int64_t mono)
         publish_fast(e);
     if (mono - e->last_status_mono >= ENG_STATUS_NS)
         publish_status_event(e);
+    store_watch(e);
+    if (e->sw && mono - e->last_balance_mono >= CLB_ENGINE_BALANCE_SNAPSHOT_MS * NS_PER_MS)
+        store_balances(e);
+}
+
+/* At stop, after the strategies' cancels: the last balances, then waits for
+ * the writer to commit what was queued, within what is left of the
+ * shutdown timeout (leaving a margin for the final publication). */
+static void store_finish(struct clb_engine *e)
+{
+    if (!e->sw)
+        return;
+    store_balances(e);
+    int t = atomic_load(&e->stop_timeout_ms);
+    int64_t end = e->stop_begin_mono + (int64_t)(t > 1 ? t : 1) * NS_PER_MS * 95 / 100;
+    int64_t left_ms = (end - mono_ns()) / NS_PER_MS;
+    if (left_ms < 50)
+        left_ms = 50;
+    int rc = clb_store_writer_flush(e->sw, (int)left_ms);
+    struct clb_store_writer_status ws;
+    clb_store_writer_status(e->sw, &ws);
+    if (rc == CLB_OK)
+        LOGI(e, "store flushed (%" PRIu64 " records written)", ws.written);
+    else
+        LOGW(e, "store not flushed: %s (%" PRIu64 " records still queued; the writer keeps "
+             "them or saves them to its spill file when it stops)", clb_strerror(rc), ws.queued);
 }
 
 static void *worker_main(void *arg)
@@ -2793,6 +2969,7 @@ static void *worker_main(void *arg)
     if (rc != CLB_OK)
         LOGW(e, "clock start failed: %s", clb_strerror(rc));
     publish_status_event(e);
+    store_balances(e);
     LOGI(e, "engine running: %zu connector(s), %zu simulated market(s), tick %" PRId64 " ms",
          e->n_conns, e->n_sources, e->cfg.tick_ms);
 
@@ -2833,6 +3010,7 @@ static void *worker_main(void *arg)
         clb_clock_stop(&e->clock, now);
     e->state = ES_STOPPED;
     close_queue(e);
+    store_finish(e);
     publish_all(e);
     for (size_t i = 0; i < e->n_conns; i++)
         for (uint32_t m = 0; m < e->conns[i].n_markets; m++)
@@ -3015,6 +3193,11 @@ int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **o
     e->cfg = *cfg;
     e->cfg.connectors = NULL; /* borrowed: not kept */
     e->cfg.balances = NULL;
+    e->sw = cfg->store_writer;
+    snprintf(e->store_backend, sizeof(e->store_backend), "%s",
+             cfg->store_backend ? cfg->store_backend : "unknown");
+    e->cfg.store_backend = NULL;
+    e->store_avail = false; /* the first store_watch logs the state */
     if (!e->cfg.event_feed_capacity)
         e->cfg.event_feed_capacity = CLB_ENGINE_DEFAULT_FEED;
     e->cmd_efd = e->feed_efd = -1;

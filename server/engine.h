@@ -57,7 +57,9 @@
  *                     connectors[{name, type, ready, status{symbols_mapped,
  *                       order_books_ready, balances_ready, trading_rules_ready,
  *                       user_stream_ready}}],
- *                     strategies{total, running}}
+ *                     strategies{total, running},
+ *                     store{backend, connected, available, queued, written, spilled,
+ *                       failed}   (only with a store writer, see below)}
  *      "connectors"  [{name, type, source: "sim", markets[], ready, status{...},
  *                      maker_fee, taker_fee, latency_ms,
  *                      stats{records, fills, orders_submitted, orders_rejected, cancels}}]
@@ -107,6 +109,9 @@
  *                    (strategy_id, strategy, market), colibri_build_info (version) = 1,
  *                    colibri_uptime_seconds.
  *                    Histogram: colibri_tick_duration_seconds.
+ *                    With a store writer also: gauges colibri_store_available
+ *                    (0/1), colibri_store_queued; counters
+ *                    colibri_store_written_total, colibri_store_spilled_total.
  *
  *  - Events out: published changes are also appended to a bounded event
  *    feed that stream readers (the WebSocket server) poll with a cursor; a
@@ -133,6 +138,23 @@
  * CLB_ENGINE_MAX_STRATEGIES strategies exist), CLB_ENOMEM. A failed call
  * changes nothing.
  *
+ * Persistence (cfg->store_writer, optional). The worker is the writer's
+ * single producer: it hands records to it through the writer's bounded
+ * queue (clb_store_writer_put) and never waits on the database. Records:
+ * an ORDER row when tracking of an order starts (its strategy id, "" for a
+ * manual order), an ORDER_STATE record for every state change, a FILL for
+ * every fill, and BALANCE snapshots of every connector asset at start,
+ * every CLB_ENGINE_BALANCE_SNAPSHOT_MS and at stop. While
+ * clb_store_writer_available() is false (database unreachable, spilled
+ * records waiting, queue over 3/4 full) existing orders keep being tracked
+ * and cancelled, but new placements are refused: a strategy's place()
+ * returns CLB_ENOTREADY and order.create fails with CLB_ENOTREADY ("the
+ * store is unavailable..."). Placement resumes when the writer is
+ * available again. At shutdown, after the strategies stopped and their
+ * cancels completed, the worker flushes the writer (bounded by what is left
+ * of the shutdown timeout). The writer is borrowed: create it before the
+ * engine, stop and destroy it after clb_engine_destroy.
+ *
  * Simulated markets (the `sim` source, core/synth.h, one generator per
  * market symbol shared by every paper connector trading it, timestamps
  * re-based on the wall clock at start):
@@ -155,6 +177,7 @@
 #include "log.h"
 
 struct clb_engine;
+struct clb_store_writer;
 
 #define CLB_ENGINE_MAX_STRATEGIES 32   /* existing at once */
 #define CLB_ENGINE_MAX_CONNECTORS 8
@@ -162,6 +185,7 @@ struct clb_engine;
 #define CLB_ENGINE_KEEP_TRADES 1000    /* fills in the "trades" snapshot */
 #define CLB_ENGINE_BOOK_DEPTH 20       /* levels per side in book snapshots */
 #define CLB_ENGINE_DEFAULT_FEED 4096   /* events kept for stream readers */
+#define CLB_ENGINE_BALANCE_SNAPSHOT_MS 60000 /* balance snapshots to the store */
 
 struct clb_engine_config {
     int64_t tick_ms;          /* clock tick, default 1000 (1..3600000) */
@@ -173,6 +197,12 @@ struct clb_engine_config {
                                  * event is ~8 KB, so 4096 events <= ~32 MB. */
     struct clb_log *log;      /* borrowed logger (must outlive the engine); NULL: the
                                * engine makes its own (stderr, info) */
+    struct clb_store_writer *store_writer; /* borrowed, NULL = no persistence (see
+                                            * "Persistence"); the worker becomes its
+                                            * only producer and it must outlive
+                                            * the engine */
+    const char *store_backend; /* "sqlite" / "postgres" for the status (copied);
+                                * NULL = "unknown" */
 };
 
 /* Fills *cfg with the defaults (tick 1000 ms, seed 1, default connectors and
