@@ -1823,3 +1823,27 @@ Test(queue, paper_mode_is_deterministic_and_keeps_invariants, .timeout = 120)
     free(a.r);
     free(b.r);
 }
+
+/* sync_book may skip re-reading our levels only when every book change was
+ * reported: an unreported change at our price must still reach the queue. */
+Test(queue, sync_sees_unreported_changes_after_reported_ones)
+{
+    struct px p;
+    px_init(&p);
+    px_level(&p, CLB_SIDE_BUY, 200000, 500);
+    px_level(&p, CLB_SIDE_SELL, 200010, 500);
+    uint64_t a = submit_ok(p.f, 0, 1, CLB_SIDE_BUY, CLB_ORDER_LIMIT, CLB_TIF_GTC, 200000, 100);
+    cr_assert_eq(clb_matcher_sync_book(&p.f->m, 1, 1), CLB_OK);
+    cr_assert_float_eq(ahead_of(&p, a), 500.0, 1e-12);
+    px_level(&p, CLB_SIDE_BUY, 100000, 5);                                 /* reported */
+    cr_assert_eq(clb_book_set_level(&p.book, CLB_SIDE_BUY, 200000, 200), CLB_OK); /* not */
+    cr_assert_eq(clb_matcher_sync_book(&p.f->m, 1, 2), CLB_OK);
+    cr_assert_leq(ahead_of(&p, a), 200.0, "the unreported decrease was missed");
+    /* Only reported changes: the skip path keeps the same answer as a full read. */
+    px_level(&p, CLB_SIDE_BUY, 200000, 150);
+    double after_report = ahead_of(&p, a);
+    cr_assert_eq(clb_matcher_sync_book(&p.f->m, 1, 3), CLB_OK);
+    cr_assert_float_eq(ahead_of(&p, a), after_report, 1e-12);
+    cr_assert_leq(after_report, 150.0);
+    px_deinit(&p);
+}

@@ -1394,3 +1394,28 @@ Test(order_book_property, same_seed_same_result)
     uint64_t h3 = run_prop(&cfg);
     cr_assert_neq(h1, h3);
 }
+
+/* `changes` counts the calls that changed (or may have changed) the levels,
+ * and nothing else: the matching engine relies on it to skip work. */
+Test(order_book, changes_counts_successful_updates_only)
+{
+    struct clb_order_book b;
+    cr_assert_eq(clb_book_init(&b, 16), CLB_OK);
+    uint64_t c0 = b.changes;
+    const struct clb_level bid = { 100, 5 }, ask = { 101, 5 }, bad = { -1, 5 };
+    cr_assert_eq(clb_book_apply_snapshot(&b, 10, &bid, 1, &ask, 1), CLB_OK);
+    cr_assert_eq(b.changes, c0 + 1);
+    cr_assert_eq(clb_book_set_level(&b, CLB_SIDE_BUY, 99, 3), CLB_OK);
+    cr_assert_eq(b.changes, c0 + 2);
+    cr_assert_eq(clb_book_set_level(&b, CLB_SIDE_BUY, -5, 3), CLB_EINVAL);
+    cr_assert_eq(clb_book_apply_diff(&b, 11, 11, &bad, 1, NULL, 0), CLB_EINVAL);
+    cr_assert_eq(clb_book_apply_diff(&b, 5, 9, &bid, 1, NULL, 0), CLB_ESTALE);
+    cr_assert_eq(b.changes, c0 + 2, "refused updates must not count");
+    cr_assert_eq(clb_book_apply_diff(&b, 11, 11, &bid, 1, NULL, 0), CLB_OK);
+    cr_assert_eq(b.changes, c0 + 3);
+    cr_assert_eq(clb_book_apply_diff(&b, 20, 21, &bid, 1, NULL, 0), CLB_EGAP);
+    cr_assert_eq(b.changes, c0 + 3);
+    clb_book_clear(&b);
+    cr_assert_eq(b.changes, c0 + 4);
+    clb_book_deinit(&b);
+}
