@@ -17,6 +17,12 @@
  * new orders. The writer stops after the engine, so the engine's final
  * records are written or saved to the spill file.
  *
+ * Recovery (recovery.h): after migration and before the writer and the
+ * engine, the paper connectors' open orders are recorded as cancelled (the
+ * restarted venue does not hold them), their balances start from the
+ * configured ones plus their stored fills, and their trade ids and client
+ * order ids continue above the stored ones.
+ *
  * Signals: SIGINT and SIGTERM are blocked in every thread (the mask is set
  * before any thread starts, so all inherit it) and the main thread takes
  * them with sigwait(): no async handler, no flag polling. Shutdown order:
@@ -33,6 +39,7 @@
  * 127.0.0.1:PORT", then "colibri serve ready"; logs go to stderr.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -48,6 +55,7 @@
 #include "engine.h"
 #include "error.h"
 #include "log.h"
+#include "recovery.h"
 #include "store/store.h"
 #include "store/store_writer.h"
 #include "tls_cert.h"
@@ -69,7 +77,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: colibri serve [--config FILE] [--data-dir DIR] [--listen HOST:PORT]\n"
-        "                     [--ws-listen HOST:PORT] [--log-level LEVEL]\n"
+        "                     [--ws-listen HOST:PORT] [--log-level LEVEL] [--web-dir DIR]\n"
         "\n"
         "Runs the engine: paper trading on a live simulated market (BTC-USDT and\n"
         "ETH-USDT) by default, an HTTPS API and a WebSocket stream. Stops cleanly on\n"
@@ -80,6 +88,8 @@ static void usage(FILE *f)
         "  --listen HOST:PORT    REST API (default 127.0.0.1:8443; port 0 = any free)\n"
         "  --ws-listen HOST:PORT WebSocket stream (default 127.0.0.1:8444)\n"
         "  --log-level LEVEL     debug, info (default), warn or error\n"
+        "  --web-dir DIR         dashboard files served at / (default: web next to\n"
+        "                        the colibri executable, as the build copies them)\n"
         "\n"
         "Configuration keys: listen, ws_listen, data_dir, tick_ms, seed,\n"
         "tls {cert, key}, metrics {public}, debug_console, ws {allowed_origins},\n"
@@ -191,9 +201,11 @@ static void migrate_log(void *ud, long version, const char *file, bool applied)
         clb_logf(ud, CLB_LOG_INFO, "store: applied migration %ld (%s)", version, file);
 }
 
-/* Opens the store, migrates it and registers the instance, then creates the
- * writer. 0, or -1 with the reason printed (fatal). */
+/* Opens the store, migrates it, registers the instance and recovers the
+ * paper connectors (recovery.h; when the store is unreachable, only fresh id
+ * bases), then creates the writer. 0, or -1 with the reason printed (fatal). */
 static int open_store(const char *url, const char *data_dir, struct clb_log *log,
+                      json_t *connectors, struct clb_recovery *rec,
                       struct clb_store_writer **out, const char **backend_name)
 {
     char err[512], target[1024], shown[1024];
@@ -217,6 +229,9 @@ static int open_store(const char *url, const char *data_dir, struct clb_log *log
         clb_logf(log, CLB_LOG_WARN,
                  "store: %s %s is unreachable (%s): new orders are refused until it connects",
                  *backend_name, shown, err);
+        clb_logf(log, CLB_LOG_WARN, "recovery skipped: paper balances start from the "
+                 "configuration, stored orders stay as they are");
+        clb_recovery_fallback(connectors, wall_ms(), rec);
     } else if (rc != CLB_OK) {
         fprintf(stderr, "colibri serve: store: %s: %s\n", shown, err);
         return -1;
@@ -242,10 +257,24 @@ static int open_store(const char *url, const char *data_dir, struct clb_log *log
             clb_store_close(st);
             return -1;
         }
+        rc = clb_recovery_run(st, connectors, wall_ms(), log, rec, err, sizeof(err));
+        if (rc != CLB_OK) {
+            fprintf(stderr, "colibri serve: store: %s: recovery failed: %s\n", shown, err);
+            clb_store_close(st);
+            return -1;
+        }
         clb_store_close(st);
     }
     char spill[4200];
     snprintf(spill, sizeof(spill), "%s/store-spill.bin", data_dir);
+    struct stat sst;
+    if (stat(spill, &sst) == 0 && sst.st_size > 24) { /* records beyond the header */
+        /* Written after recovery: their fills are not in the recovered
+         * balances, and new ids must not collide with theirs. */
+        clb_logf(log, CLB_LOG_WARN, "recovery: %s holds records of a previous run that the "
+                 "store lacks: paper balances may miss their fills", spill);
+        clb_recovery_fresh_ids(rec, wall_ms());
+    }
     struct clb_store_writer_options wo;
     clb_store_writer_options_init(&wo);
     wo.store = so;
@@ -267,7 +296,28 @@ struct serve_args {
     const char *listen;
     const char *ws_listen;
     const char *log_level;
+    const char *web_dir;
 };
+
+/* The dashboard directory: --web-dir, else `web` next to /proc/self/exe. */
+static void web_dir_path(const char *flag, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (flag) {
+        snprintf(out, cap, "%s", flag);
+        return;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    snprintf(out, cap, "%s/web", exe);
+}
 
 static int parse_args(int argc, char **argv, struct serve_args *a)
 {
@@ -285,6 +335,8 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
             a->ws_listen = v;
         else if ((v = opt_value(argc, argv, &i, "--log-level", &missing)))
             a->log_level = v;
+        else if ((v = opt_value(argc, argv, &i, "--web-dir", &missing)))
+            a->web_dir = v;
         if (missing) {
             fprintf(stderr, "colibri serve: %s needs a value\n", argv[i]);
             return -1;
@@ -392,11 +444,13 @@ int cli_serve_main(int argc, char **argv)
              (unsigned long long)cfg.seed);
     const char *store_url = cfg.store_url ? cfg.store_url : getenv("DATABASE_URL");
     const char *backend_name = NULL;
-    if (open_store(store_url && *store_url ? store_url : NULL, data_dir, log, &writer,
-                   &backend_name) != 0)
-        goto out;
     struct clb_engine_config ec;
     clb_serve_config_engine(&cfg, &ec);
+    struct clb_recovery rec;
+    if (open_store(store_url && *store_url ? store_url : NULL, data_dir, log, ec.connectors,
+                   &rec, &writer, &backend_name) != 0)
+        goto out;
+    clb_recovery_apply(&rec, &ec);
     ec.log = log;
     ec.store_writer = writer;
     ec.store_backend = backend_name;
@@ -417,6 +471,12 @@ int cli_serve_main(int argc, char **argv)
     }
     char host[CLB_HOST_MAX + 2];
     {
+        char web_dir[PATH_MAX + 8];
+        web_dir_path(args.web_dir, web_dir, sizeof(web_dir));
+        struct stat wst;
+        if (web_dir[0] && (stat(web_dir, &wst) != 0 || !S_ISDIR(wst.st_mode)))
+            clb_logf(log, CLB_LOG_WARN, "dashboard directory %s not found: / answers 404",
+                     web_dir);
         struct clb_http_config hc = {
             .host = cfg.listen_host,
             .port = cfg.listen_port,
@@ -425,6 +485,7 @@ int cli_serve_main(int argc, char **argv)
             .data_dir = data_dir,
             .metrics_public = cfg.metrics_public,
             .engine = engine,
+            .web_dir = web_dir[0] ? web_dir : NULL,
         };
         if (clb_http_start(&hc, &http, err, sizeof(err)) != CLB_OK) {
             fprintf(stderr, "colibri serve: REST API on %s:%d: %s\n", cfg.listen_host,
@@ -452,6 +513,9 @@ int cli_serve_main(int argc, char **argv)
         }
         url_host(cfg.ws_host, host, sizeof(host));
         printf("WebSocket wss://%s:%d/ws\n", host, clb_ws_port(ws));
+        char ws_url[CLB_HOST_MAX + 32];
+        snprintf(ws_url, sizeof(ws_url), "wss://%s:%d/ws", host, clb_ws_port(ws));
+        clb_http_set_stream(http, ws_url, clb_ws_port(ws)); /* for the dashboard */
     }
     if (cfg.debug_console) {
         if (clb_console_start(engine, data_dir, cfg.debug_console_port, &console, err,

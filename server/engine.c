@@ -3086,8 +3086,57 @@ static int add_asset(struct eng_conn *ec, const char *asset)
     return CLB_OK;
 }
 
-static int setup_connector(struct clb_engine *e, const struct engine_spec *sp, size_t i,
-                           char *err, size_t errlen)
+/* The recovered start override of a connector, or NULL. */
+static const struct clb_engine_conn_start *find_conn_start(const struct clb_engine_config *cfg,
+                                                           const char *name)
+{
+    for (size_t i = 0; cfg->conn_start && i < cfg->n_conn_start; i++)
+        if (cfg->conn_start[i].connector && strcmp(cfg->conn_start[i].connector, name) == 0)
+            return &cfg->conn_start[i];
+    return NULL;
+}
+
+/* Deposits configured start + recovered deltas for every asset of ec. */
+static int deposit_recovered(struct eng_conn *ec, const struct engine_spec *sp,
+                             const struct clb_engine_conn_start *st, char *err, size_t errlen)
+{
+    for (size_t d = 0; d < st->n_deltas; d++) {
+        bool has = false;
+        for (uint32_t k = 0; st->deltas[d].asset && k < ec->n_assets; k++)
+            has = has || strcmp(ec->assets[k], st->deltas[d].asset) == 0;
+        if (!has)
+            return failf(err, errlen, CLB_EINVAL,
+                         "recovered balances of %s: asset \"%.40s\" is not traded by it",
+                         ec->name, st->deltas[d].asset ? st->deltas[d].asset : "");
+    }
+    for (uint32_t k = 0; k < ec->n_assets; k++) {
+        clb_dec total = clb_dec_make(0, 0);
+        int rc = CLB_OK;
+        for (size_t b = 0; b < sp->n_bal && rc == CLB_OK; b++)
+            if (strcmp(sp->bal[b].asset, ec->assets[k]) == 0)
+                rc = clb_dec_add(total, sp->bal[b].amount, &total);
+        for (size_t d = 0; d < st->n_deltas && rc == CLB_OK; d++)
+            if (strcmp(st->deltas[d].asset, ec->assets[k]) == 0)
+                rc = clb_dec_add(total, st->deltas[d].amount, &total);
+        if (rc != CLB_OK)
+            return failf(err, errlen, CLB_EINVAL, "recovered balance %s.%s: %s", ec->name,
+                         ec->assets[k], clb_strerror(rc));
+        if (clb_dec_sign(total) < 0)
+            return failf(err, errlen, CLB_EINVAL, "recovered balance %s.%s is negative",
+                         ec->name, ec->assets[k]);
+        if (clb_dec_is_zero(total))
+            continue;
+        if ((rc = clb_paper_deposit(ec->paper, ec->assets[k], clb_dec_normalize(total))) !=
+            CLB_OK)
+            return failf(err, errlen, CLB_EINVAL, "recovered balance %s.%s: cannot deposit: %s",
+                         ec->name, ec->assets[k], clb_strerror(rc));
+    }
+    return CLB_OK;
+}
+
+static int setup_connector(struct clb_engine *e, const struct engine_spec *sp,
+                           const struct clb_engine_conn_start *cs_start, size_t i, char *err,
+                           size_t errlen)
 {
     const struct conn_spec *cs = &sp->conns[i];
     struct eng_conn *ec = &e->conns[i];
@@ -3106,6 +3155,10 @@ static int setup_connector(struct clb_engine *e, const struct engine_spec *sp, s
     pc.taker_fee = cs->taker_fee;
     pc.order_latency_ns = cs->latency_ms * NS_PER_MS;
     pc.cancel_latency_ns = cs->latency_ms * NS_PER_MS;
+    if (cs_start) {
+        pc.trade_id_base = cs_start->trade_id_base;
+        pc.nonce_base = cs_start->nonce_base;
+    }
     int rc = clb_paper_create(&pc, &ec->paper);
     if (rc != CLB_OK)
         return failf(err, errlen, rc, "connectors[%zu]: %s", i, clb_strerror(rc));
@@ -3127,15 +3180,20 @@ static int setup_connector(struct clb_engine *e, const struct engine_spec *sp, s
             (rc = add_asset(ec, mk->rules.quote)) != CLB_OK)
             return failf(err, errlen, rc, "connectors[%zu]: too many assets", i);
     }
-    for (size_t b = 0; b < sp->n_bal; b++) {
-        bool has = false;
-        for (uint32_t k = 0; k < ec->n_assets; k++)
-            has = has || strcmp(ec->assets[k], sp->bal[b].asset) == 0;
-        if (!has || clb_dec_is_zero(sp->bal[b].amount))
-            continue;
-        if ((rc = clb_paper_deposit(ec->paper, sp->bal[b].asset, sp->bal[b].amount)) != CLB_OK)
-            return failf(err, errlen, CLB_EINVAL, "balances.%s: cannot deposit: %s",
-                         sp->bal[b].asset, clb_strerror(rc));
+    if (!cs_start) {
+        for (size_t b = 0; b < sp->n_bal; b++) {
+            bool has = false;
+            for (uint32_t k = 0; k < ec->n_assets; k++)
+                has = has || strcmp(ec->assets[k], sp->bal[b].asset) == 0;
+            if (!has || clb_dec_is_zero(sp->bal[b].amount))
+                continue;
+            if ((rc = clb_paper_deposit(ec->paper, sp->bal[b].asset, sp->bal[b].amount)) !=
+                CLB_OK)
+                return failf(err, errlen, CLB_EINVAL, "balances.%s: cannot deposit: %s",
+                             sp->bal[b].asset, clb_strerror(rc));
+        }
+    } else if ((rc = deposit_recovered(ec, sp, cs_start, err, errlen)) != CLB_OK) {
+        return rc;
     }
     if ((rc = clb_clock_add(&e->clock, &ec->conn->it)) != CLB_OK)
         return failf(err, errlen, rc, "connectors[%zu]: %s", i, clb_strerror(rc));
@@ -3193,6 +3251,8 @@ int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **o
     e->cfg = *cfg;
     e->cfg.connectors = NULL; /* borrowed: not kept */
     e->cfg.balances = NULL;
+    e->cfg.conn_start = NULL; /* borrowed during create only */
+    e->cfg.n_conn_start = 0;
     e->sw = cfg->store_writer;
     snprintf(e->store_backend, sizeof(e->store_backend), "%s",
              cfg->store_backend ? cfg->store_backend : "unknown");
@@ -3247,8 +3307,19 @@ int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **o
         goto fail;
     }
     e->clock_inited = true;
+    for (size_t i = 0; cfg->conn_start && i < cfg->n_conn_start; i++) {
+        bool known = false;
+        for (size_t c = 0; c < sp->n_conns; c++)
+            known = known || (cfg->conn_start[i].connector &&
+                              strcmp(cfg->conn_start[i].connector, sp->conns[c].name) == 0);
+        if (!known) {
+            rc = failf(err, errlen, CLB_EINVAL, "conn_start[%zu]: not a configured connector", i);
+            goto fail;
+        }
+    }
     for (size_t i = 0; i < sp->n_conns; i++) {
-        if ((rc = setup_connector(e, sp, i, err, errlen)) != CLB_OK)
+        if ((rc = setup_connector(e, sp, find_conn_start(cfg, sp->conns[i].name), i, err,
+                                  errlen)) != CLB_OK)
             goto fail;
         e->n_conns++;
     }

@@ -174,6 +174,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "decimal.h"
 #include "log.h"
 
 struct clb_engine;
@@ -186,6 +187,23 @@ struct clb_store_writer;
 #define CLB_ENGINE_BOOK_DEPTH 20       /* levels per side in book snapshots */
 #define CLB_ENGINE_DEFAULT_FEED 4096   /* events kept for stream readers */
 #define CLB_ENGINE_BALANCE_SNAPSHOT_MS 60000 /* balance snapshots to the store */
+
+/* A recovered start of one connector (server/recovery.h): balance
+ * adjustments added to the configured starting balances (the effect of the
+ * fills a previous run made), and id bases so the restarted venue never
+ * reuses the trade ids and client order ids of a previous run. */
+struct clb_engine_balance_delta {
+    const char *asset;
+    clb_dec amount; /* signed */
+};
+
+struct clb_engine_conn_start {
+    const char *connector; /* a configured connector's name */
+    const struct clb_engine_balance_delta *deltas;
+    size_t n_deltas;
+    uint64_t trade_id_base; /* paper trade ids are base + 1, + 2... */
+    uint64_t nonce_base;    /* client order id nonces start at base + 1 */
+};
 
 struct clb_engine_config {
     int64_t tick_ms;          /* clock tick, default 1000 (1..3600000) */
@@ -203,6 +221,13 @@ struct clb_engine_config {
                                             * the engine */
     const char *store_backend; /* "sqlite" / "postgres" for the status (copied);
                                 * NULL = "unknown" */
+    /* Per-connector start overrides, read during clb_engine_create only
+     * (borrowed). A connector's start balance of an asset is the configured
+     * one plus the sum of its deltas; CLB_EINVAL when that is negative, has
+     * more decimals than the asset's scale, names an asset the connector
+     * does not hold, or a connector that is not configured. NULL = none. */
+    const struct clb_engine_conn_start *conn_start;
+    size_t n_conn_start;
 };
 
 /* Fills *cfg with the defaults (tick 1000 ms, seed 1, default connectors and

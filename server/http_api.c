@@ -22,6 +22,14 @@
  *  - The layer's own metrics (request duration per method and route
  *    template, requests per status code) sit in fixed arrays behind a
  *    mutex, and are rendered with the engine's through metrics.h.
+ *  - Static files (the dashboard) are answered before routing, without a
+ *    token: GET / is index.html, /web/P and /assets/P are files of the web
+ *    directory. A path with "..", "//", a backslash, a '%', a control byte
+ *    a dot-file segment or a file type not in mime_types[] is refused (404)
+ *    before the file system is asked;
+ *    only regular files up to CLB_HTTP_STATIC_MAX_BYTES are read (whole,
+ *    into memory). %00 is never decoded (our unescape callback keeps it
+ *    literal), so a NUL cannot cut a path short.
  */
 #include "http_api.h"
 
@@ -40,8 +48,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "engine.h"
@@ -95,6 +105,7 @@ static void h_performance(struct req *r, struct reply *rp);
 static void h_tokens(struct req *r, struct reply *rp);
 static void h_token_create(struct req *r, struct reply *rp);
 static void h_token_revoke(struct req *r, struct reply *rp);
+static void h_stream_config(struct req *r, struct reply *rp);
 
 static const struct route routes[] = {
     { "GET", "/health", CLB_ROLE_NONE, "*", h_health },
@@ -123,6 +134,7 @@ static const struct route routes[] = {
     { "GET", "/api/v1/tokens", CLB_ROLE_ADMIN, NULL, h_tokens },
     { "POST", "/api/v1/tokens", CLB_ROLE_ADMIN, NULL, h_token_create },
     { "DELETE", "/api/v1/tokens/{name}", CLB_ROLE_ADMIN, NULL, h_token_revoke },
+    { "GET", "/api/v1/config/stream", CLB_ROLE_READ, NULL, h_stream_config },
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -162,6 +174,10 @@ struct clb_http {
     pthread_mutex_t log_lock;
     bool starting;
     char start_err[256];
+    char *web_dir;              /* NULL: no static files */
+    pthread_mutex_t stream_lock; /* guards the two below */
+    char stream_url[256];       /* "" until clb_http_set_stream */
+    int stream_port;
 };
 
 /* ---- per-request state and replies ---- */
@@ -194,6 +210,8 @@ struct reply {
     char allow[64];
     int retry_after_s;
     const char *www_auth;
+    const char *cache_control; /* NULL = "no-store" */
+    bool html;                 /* add the page's security headers */
 };
 
 static void reply_clear(struct reply *rp)
@@ -1292,6 +1310,176 @@ static enum MHD_Result query_check_it(void *cls, enum MHD_ValueKind kind, const 
     return MHD_NO;
 }
 
+/* ---- the stream's address and static files ---- */
+
+static void h_stream_config(struct req *r, struct reply *rp)
+{
+    struct clb_http *h = r->h;
+    char url[sizeof(h->stream_url)];
+    pthread_mutex_lock(&h->stream_lock);
+    memcpy(url, h->stream_url, sizeof(url));
+    int port = h->stream_port;
+    pthread_mutex_unlock(&h->stream_lock);
+    if (!url[0]) {
+        set_error(rp, 503, "not_ready", "the WebSocket stream is not running");
+        return;
+    }
+    set_json(rp, 200, json_pack("{s:s, s:i, s:s}", "url", url, "port", port, "path", "/ws"));
+}
+
+static const struct {
+    const char *ext;
+    const char *type;
+} mime_types[] = {
+    { ".html", "text/html; charset=utf-8" },
+    { ".js", "text/javascript; charset=utf-8" },
+    { ".mjs", "text/javascript; charset=utf-8" },
+    { ".css", "text/css; charset=utf-8" },
+    { ".map", "application/json" },
+    { ".svg", "image/svg+xml" },
+    { ".png", "image/png" },
+    { ".ico", "image/x-icon" },
+    { ".txt", "text/plain; charset=utf-8" },
+    { ".woff2", "font/woff2" },
+};
+
+/* The Content-Type for a file name; NULL for any other kind of file (not
+ * served: only what a page loads is). */
+static const char *mime_type(const char *path)
+{
+    size_t pl = strlen(path);
+    for (size_t i = 0; i < sizeof(mime_types) / sizeof(mime_types[0]); i++) {
+        size_t el = strlen(mime_types[i].ext);
+        if (pl > el && strcmp(path + pl - el, mime_types[i].ext) == 0)
+            return mime_types[i].type;
+    }
+    return NULL;
+}
+
+/* True when rel (relative to the web directory) is safe to open: not
+ * empty, no "..", "//", leading '/', backslash, '%', control byte, and no
+ * segment starting with '.'. */
+static bool static_path_ok(const char *rel)
+{
+    if (!*rel || *rel == '/' || strlen(rel) > 200)
+        return false;
+    for (const char *p = rel; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == 0x7f || c == '\\' || c == '%')
+            return false;
+        if ((p == rel || p[-1] == '/') && (c == '.' || c == '/'))
+            return false;
+    }
+    return !strstr(rel, "..");
+}
+
+/* Maps a URL onto a file of the web directory: 1 with rel set when the
+ * URL is a static route, 0 when it is not one (the API routes take it). */
+static int static_route(const char *url, const char **rel)
+{
+    if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0) {
+        *rel = "index.html";
+        return 1;
+    }
+    if (strncmp(url, "/web/", 5) == 0) {
+        *rel = url + 5;
+        return 1;
+    }
+    if (strncmp(url, "/assets/", 8) == 0) {
+        *rel = url + 1; /* assets/... inside the web directory */
+        return 1;
+    }
+    return 0;
+}
+
+/* Answers a static route into rp: 200 with the file, 404, 405 or 500. */
+static void static_file(struct clb_http *h, const char *method, const char *url,
+                        const char *rel, struct reply *rp)
+{
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        snprintf(rp->allow, sizeof(rp->allow), "GET, HEAD");
+        set_error(rp, 405, "method_not_allowed", "%s is not allowed on static files", method);
+        return;
+    }
+    if (!static_path_ok(rel) || !mime_type(rel)) {
+        set_error(rp, 404, "not_found", "no such file");
+        return;
+    }
+    char path[4096];
+    int n = snprintf(path, sizeof(path), "%s/%s", h->web_dir, rel);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        set_error(rp, 404, "not_found", "no such file");
+        return;
+    }
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_size > CLB_HTTP_STATIC_MAX_BYTES) {
+        if (fd >= 0)
+            close(fd);
+        set_error(rp, 404, "not_found", "no such file %s", url);
+        return;
+    }
+    size_t size = (size_t)st.st_size;
+    char *buf = malloc(size ? size : 1);
+    size_t got = 0;
+    while (buf && got < size) {
+        ssize_t k = read(fd, buf + got, size - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    close(fd);
+    if (!buf || got != size) {
+        free(buf);
+        set_error(rp, 500, "internal", "cannot read a static file");
+        return;
+    }
+    reply_clear(rp);
+    rp->status = 200;
+    rp->text = buf;
+    rp->text_len = size;
+    rp->content_type = mime_type(rel);
+    rp->html = strncmp(rp->content_type, "text/html", 9) == 0;
+    /* The page is revalidated on every load; the files it loads (versioned
+     * with the build) may be reused for a few minutes. */
+    rp->cache_control = rp->html ? "no-cache" : "public, max-age=300";
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* MHD's URL unescaping, except that %00 stays as it is: a decoded NUL
+ * would silently shorten the path (or a query value). */
+static size_t unescape_keep_nul(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    char *w = s;
+    for (const char *p = s; *p;) {
+        int hi, lo;
+        if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0 &&
+            (hi | lo) != 0) {
+            *w++ = (char)(hi * 16 + lo);
+            p += 3;
+        } else {
+            *w++ = *p++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 /* ---- MHD glue ---- */
 
 static void client_addr(struct MHD_Connection *c, char *out, size_t cap)
@@ -1373,8 +1561,18 @@ static enum MHD_Result send_reply(struct req *r, struct reply *rp)
     }
     if (rp->status != 204)
         MHD_add_response_header(resp, "Content-Type", rp->content_type);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "Cache-Control",
+                            rp->cache_control ? rp->cache_control : "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (rp->html) {
+        /* The page talks to this origin and to the stream's wss: port only. */
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'self'; connect-src 'self' wss:; "
+                                "img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    }
     if (rp->allow[0] && rp->status == 405)
         MHD_add_response_header(resp, "Allow", rp->allow);
     if (rp->location[0])
@@ -1454,6 +1652,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->method = method_index(method);
         clock_gettime(CLOCK_MONOTONIC, &r->t0);
         *con_cls = r;
+        const char *rel = NULL;
+        if (h->web_dir && static_route(url, &rel)) {
+            r->tmpl = N_ROUTES;
+            static_file(h, method, url, rel, &rp);
+            return send_reply(r, &rp);
+        }
         r->route = route_find(r, method, url, &rp);
         if (!r->route)
             return send_reply(r, &rp);
@@ -1578,6 +1782,8 @@ static void http_free(struct clb_http *h)
     free(h->cert_pem);
     pthread_mutex_destroy(&h->stats.lock);
     pthread_mutex_destroy(&h->log_lock);
+    pthread_mutex_destroy(&h->stream_lock);
+    free(h->web_dir);
     free(h);
 }
 
@@ -1627,7 +1833,16 @@ int clb_http_start(const struct clb_http_config *cfg, struct clb_http **out, cha
     }
     pthread_mutex_init(&h->stats.lock, NULL);
     pthread_mutex_init(&h->log_lock, NULL);
+    pthread_mutex_init(&h->stream_lock, NULL);
     h->engine = cfg->engine;
+    if (cfg->web_dir && *cfg->web_dir) {
+        h->web_dir = strdup(cfg->web_dir);
+        if (!h->web_dir) {
+            snprintf(err, errlen, "out of memory");
+            http_free(h);
+            return CLB_ENOMEM;
+        }
+    }
     h->metrics_public = cfg->metrics_public;
 
     struct clb_token_store store;
@@ -1659,13 +1874,15 @@ int clb_http_start(const struct clb_http_config *cfg, struct clb_http **out, cha
         flags |= MHD_USE_TLS;
     if (v6)
         flags |= MHD_USE_IPv6;
-    struct MHD_OptionItem opts[12];
+    struct MHD_OptionItem opts[13];
     size_t no = 0;
     /* Function pointers travel as intptr_t in an option array (MHD's
      * documented convention for two-argument options: value, ptr_value). */
     opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h };
     opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, h };
     opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
+    opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_UNESCAPE_CALLBACK,
+                                          (intptr_t)unescape_keep_nul, NULL };
     opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, CLB_HTTP_MAX_CONNECTIONS,
                                           NULL };
     opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -1696,6 +1913,16 @@ int clb_http_start(const struct clb_http_config *cfg, struct clb_http **out, cha
     h->port = di ? di->port : cfg->port;
     *out = h;
     return CLB_OK;
+}
+
+void clb_http_set_stream(struct clb_http *h, const char *url, int port)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->stream_lock);
+    snprintf(h->stream_url, sizeof(h->stream_url), "%s", url ? url : "");
+    h->stream_port = port;
+    pthread_mutex_unlock(&h->stream_lock);
 }
 
 int clb_http_port(const struct clb_http *h)

@@ -6,6 +6,12 @@
  * capped, so threads are too); handlers answer from the engine's published
  * snapshots and send commands through clb_engine_call(), never touching
  * engine state. The routes and bodies are described in api-spec/openapi.yaml.
+ *
+ * It also serves the dashboard's static files (web/, copied into build/web)
+ * without a token: GET / is index.html, GET /web/PATH and /assets/PATH are
+ * files under the web directory; the page holds no data, it asks the API
+ * (with the token the user types) and GET /api/v1/config/stream tells it
+ * where the WebSocket stream listens.
  */
 #ifndef CLB_HTTP_API_H
 #define CLB_HTTP_API_H
@@ -30,7 +36,10 @@ struct clb_http_config {
     const char *data_dir;      /* where tokens.json lives (required) */
     bool metrics_public;       /* /metrics without a token */
     struct clb_engine *engine; /* borrowed; NULL = no engine: its routes answer 503 */
+    const char *web_dir;       /* dashboard files (copied); NULL or "" = no static routes */
 };
+
+#define CLB_HTTP_STATIC_MAX_BYTES (8 * 1024 * 1024) /* larger static files: 404 */
 
 /* Starts the server (its threads run until clb_http_stop). Reads the PEM
  * files and opens the token store now. Returns CLB_OK and *out, or
@@ -39,6 +48,12 @@ struct clb_http_config {
  * a one-line message in err. The engine must outlive the server. Any thread. */
 int clb_http_start(const struct clb_http_config *cfg, struct clb_http **out, char *err,
                    size_t errlen);
+
+/* Records where the WebSocket stream listens (url like
+ * "wss://127.0.0.1:8444/ws", its port), served by GET /api/v1/config/stream;
+ * until it is called that route answers 503. Copies url (truncated at 255
+ * bytes). Any thread; NULL-safe. */
+void clb_http_set_stream(struct clb_http *h, const char *url, int port);
 
 /* The port actually bound (useful when 0 was asked). */
 int clb_http_port(const struct clb_http *h);

@@ -123,7 +123,7 @@ static void on_engine_fill(void *ud, const struct clb_fill_report *f)
     if (!m)
         return;
     char tid[24];
-    snprintf(tid, sizeof(tid), "%" PRIu64, f->trade_id);
+    snprintf(tid, sizeof(tid), "%" PRIu64, p->cfg.trade_id_base + f->trade_id);
     struct clb_fill fill = {
         .trade_id = tid,
         .price = clb_dec_make(f->price, m->rules.price_scale),
@@ -503,7 +503,8 @@ int clb_paper_create(const struct clb_paper_config *cfg, struct clb_paper **out)
     if (!cfg || !cfg->bus || !out || !(cfg->maker_fee >= 0 && cfg->maker_fee < 1) ||
         !(cfg->taker_fee >= 0 && cfg->taker_fee < 1) || cfg->order_latency_ns < 0 ||
         cfg->cancel_latency_ns < 0 || !(cfg->queue_power >= 0) || cfg->book_levels == 0 ||
-        cfg->max_orders == 0)
+        cfg->max_orders == 0 || cfg->trade_id_base > UINT64_MAX / 2 ||
+        cfg->nonce_base > UINT64_MAX / 2)
         return CLB_EINVAL;
     const char *prefix = cfg->client_id_prefix ? cfg->client_id_prefix : "clb-";
     if (strlen(prefix) >= 16)
@@ -519,6 +520,7 @@ int clb_paper_create(const struct clb_paper_config *cfg, struct clb_paper **out)
     p->base.bus = cfg->bus;
     snprintf(p->base.name, sizeof(p->base.name), "%s", cfg->name ? cfg->name : "paper");
     p->next_due_ns = INT64_MAX;
+    p->nonce = cfg->nonce_base;
     p->pq = calloc(PAPER_MAX_PENDING, sizeof(*p->pq));
     if (!p->pq)
         goto fail;

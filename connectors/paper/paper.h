@@ -51,6 +51,12 @@ struct clb_paper_config {
     const char *client_id_prefix; /* default "clb-" */
     uint32_t book_levels;       /* L2 levels kept per side, default 1000 */
     uint32_t max_orders;        /* tracked orders, default 4096 */
+    /* Id bases, so a restarted venue never reuses the ids of a previous run
+     * (server/recovery.h): trade ids reported are trade_id_base + 1, + 2...
+     * and client order id nonces nonce_base + 1, + 2... Default 0. Each at
+     * most UINT64_MAX / 2 (CLB_EINVAL). */
+    uint64_t trade_id_base;
+    uint64_t nonce_base;
 };
 
 /* Defaults: name "paper", fees 0.1 % maker and taker, no latency, power 3. */

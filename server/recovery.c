@@ -1,0 +1,367 @@
+/*
+ * recovery.c — start-up recovery of paper connectors from the store (see
+ * recovery.h): closes their open orders, sums their stored fills into
+ * balance deltas and finds the highest trade id and client-order-id nonce
+ * so the restarted venue counts on from there.
+ *
+ * Design: three passes over the store on one connection, single-threaded,
+ * before anything else writes. Open orders are collected first and closed
+ * afterwards (no write while a read cursor is open). Fills and orders are
+ * paged by row id (CLB_STORE_LIST_MAX rows a page), so memory stays
+ * bounded whatever the history holds; only the list of open orders grows,
+ * up to RECOVERY_MAX_OPEN.
+ */
+#include "recovery.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "order_tracker.h"
+
+#define RECOVERY_MAX_OPEN 1000000 /* open orders closed in one start */
+#define RECOVERY_WRITE_BATCH 1000 /* records per transaction */
+/* Client ids of the paper venue: "clb-" + side + 4 letters + hex nonce + 4
+ * hex digits of instance (clb_tracker_make_client_id, the paper default
+ * prefix). */
+#define RECOVERY_PAPER_PREFIX "clb-"
+
+static int failf(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int failf(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    if (err && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+/* The paper connectors named by the engine config's "connectors" array
+ * (NULL = the default "paper" connector). Entries without a string name or
+ * of another type are skipped: the engine validates the config. */
+static void collect_paper(json_t *connectors, struct clb_recovery *r)
+{
+    memset(r, 0, sizeof(*r));
+    if (!connectors) {
+        snprintf(r->names[0], sizeof(r->names[0]), "paper");
+        r->n_conns = 1;
+    } else {
+        for (size_t i = 0; i < json_array_size(connectors) && r->n_conns < CLB_ENGINE_MAX_CONNECTORS;
+             i++) {
+            json_t *c = json_array_get(connectors, i);
+            const char *name = json_string_value(json_object_get(c, "name"));
+            const char *type = json_string_value(json_object_get(c, "type"));
+            if (!name || !type || strcmp(type, "paper") != 0 ||
+                strlen(name) >= sizeof(r->names[0]))
+                continue;
+            snprintf(r->names[r->n_conns++], sizeof(r->names[0]), "%s", name);
+        }
+    }
+    for (size_t i = 0; i < r->n_conns; i++) {
+        r->conns[i].connector = r->names[i];
+        r->conns[i].deltas = r->deltas[i];
+    }
+}
+
+static int paper_index(const struct clb_recovery *r, const char *connector)
+{
+    for (size_t i = 0; i < r->n_conns; i++)
+        if (strcmp(r->names[i], connector) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* ---- 1. open orders ----------------------------------------------------- */
+
+struct open_list {
+    const struct clb_recovery *r;
+    struct clb_store_order *v;
+    size_t n, cap;
+    int rc;
+};
+
+static int on_open_order(void *ud, const struct clb_store_order *o)
+{
+    struct open_list *l = ud;
+    if (paper_index(l->r, o->connector) < 0) {
+        /* Exchange connectors (a later issue): this is where their open
+         * orders get reconciled with the exchange's, matched by client-order-
+         * id prefix, instead of being closed. Until then they are left as
+         * they are, as are orders of connectors no longer configured. */
+        return 0;
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        if (cap > RECOVERY_MAX_OPEN)
+            cap = RECOVERY_MAX_OPEN;
+        if (l->n == cap) {
+            l->rc = CLB_EFULL;
+            return 1;
+        }
+        struct clb_store_order *v = realloc(l->v, cap * sizeof(*v));
+        if (!v) {
+            l->rc = CLB_ENOMEM;
+            return 1;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = *o;
+    return 0;
+}
+
+static int close_open_orders(struct clb_store *st, struct clb_recovery *r, int64_t now_ms,
+                             char *err, size_t errlen)
+{
+    struct open_list l = { .r = r };
+    int rc = clb_store_orders_load_open(st, NULL, on_open_order, &l);
+    if (rc == CLB_OK)
+        rc = l.rc;
+    if (rc != CLB_OK) {
+        rc = failf(err, errlen, rc, "loading open orders: %s",
+                   l.rc ? clb_strerror(l.rc) : clb_store_errmsg(st));
+        goto out;
+    }
+    struct clb_store_rec *recs = calloc(RECOVERY_WRITE_BATCH, sizeof(*recs));
+    if (!recs && l.n) {
+        rc = failf(err, errlen, CLB_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < l.n && rc == CLB_OK;) {
+        size_t n = 0;
+        for (; i < l.n && n < RECOVERY_WRITE_BATCH; i++, n++) {
+            const struct clb_store_order *o = &l.v[i];
+            struct clb_store_rec *rec = &recs[n];
+            memset(rec, 0, sizeof(*rec));
+            rec->type = CLB_STORE_REC_ORDER_STATE;
+            struct clb_store_order_state *s = &rec->u.order_state;
+            memcpy(s->client_order_id, o->client_order_id, sizeof(s->client_order_id));
+            s->prev_state = o->state;
+            s->state = CLB_ORDER_CANCELED;
+            s->reason = CLB_ENOTFOUND; /* the restarted venue does not hold it */
+            s->executed_base = o->executed_base;
+            s->executed_quote = o->executed_quote;
+            /* never older than the row, or the write would not apply */
+            s->ts_ms = now_ms > o->updated_ms ? now_ms : o->updated_ms + 1;
+        }
+        rc = clb_store_write(st, recs, n);
+        if (rc != CLB_OK)
+            rc = failf(err, errlen, rc, "closing open orders: %s", clb_store_errmsg(st));
+        else
+            r->orders_closed += n;
+    }
+    free(recs);
+out:
+    free(l.v);
+    return rc;
+}
+
+/* ---- 2. fills -> balance deltas, highest trade id ------------------------ */
+
+/* Adds v to the delta of asset in connector slot c. */
+static int delta_add(struct clb_recovery *r, size_t c, const char *asset, clb_dec v)
+{
+    struct clb_engine_conn_start *cs = &r->conns[c];
+    size_t k = 0;
+    while (k < cs->n_deltas && strcmp(r->assets[c][k], asset) != 0)
+        k++;
+    if (k == cs->n_deltas) {
+        if (k == CLB_RECOVERY_MAX_ASSETS)
+            return CLB_EFULL;
+        if (strlen(asset) >= CLB_ASSET_MAX)
+            return CLB_EINVAL;
+        snprintf(r->assets[c][k], CLB_ASSET_MAX, "%s", asset);
+        r->deltas[c][k].asset = r->assets[c][k];
+        r->deltas[c][k].amount = clb_dec_make(0, 0);
+        cs->n_deltas++;
+    }
+    return clb_dec_add(r->deltas[c][k].amount, v, &r->deltas[c][k].amount);
+}
+
+/* Unsigned decimal digits only (the paper venue's trade ids), else false. */
+static bool parse_u64(const char *s, int base, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        int d;
+        if (*s >= '0' && *s <= '9')
+            d = *s - '0';
+        else if (base == 16 && *s >= 'a' && *s <= 'f')
+            d = *s - 'a' + 10;
+        else
+            return false;
+        if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)
+            return false;
+        v = v * (uint64_t)base + (uint64_t)d;
+    }
+    *out = v;
+    return true;
+}
+
+struct fill_pass {
+    struct clb_recovery *r;
+    size_t c;
+    int rc;
+    char why[160];
+};
+
+static int apply_fill(struct fill_pass *fp, const struct clb_store_fill *f)
+{
+    char base[CLB_ASSET_MAX], quote[CLB_ASSET_MAX];
+    const char *dash = strchr(f->market, '-');
+    size_t bl = dash ? (size_t)(dash - f->market) : 0;
+    if (!dash || bl == 0 || bl >= sizeof(base) || strlen(dash + 1) == 0 ||
+        strlen(dash + 1) >= sizeof(quote))
+        return CLB_EINVAL;
+    memcpy(base, f->market, bl);
+    base[bl] = '\0';
+    snprintf(quote, sizeof(quote), "%s", dash + 1);
+    clb_dec notional, amount = f->amount;
+    int rc = clb_dec_mul(f->price, f->amount, &notional);
+    if (rc != CLB_OK)
+        return rc;
+    if (f->side == CLB_SIDE_SELL) {
+        if ((rc = clb_dec_neg(amount, &amount)) != CLB_OK)
+            return rc;
+    } else if ((rc = clb_dec_neg(notional, &notional)) != CLB_OK) {
+        return rc;
+    }
+    if ((rc = delta_add(fp->r, fp->c, base, amount)) != CLB_OK ||
+        (rc = delta_add(fp->r, fp->c, quote, notional)) != CLB_OK)
+        return rc;
+    if (!clb_dec_is_zero(f->fee) && f->fee_asset[0]) {
+        clb_dec fee;
+        if ((rc = clb_dec_neg(f->fee, &fee)) != CLB_OK ||
+            (rc = delta_add(fp->r, fp->c, f->fee_asset, fee)) != CLB_OK)
+            return rc;
+    }
+    uint64_t tid;
+    if (parse_u64(f->trade_id, 10, &tid) && tid > fp->r->conns[fp->c].trade_id_base)
+        fp->r->conns[fp->c].trade_id_base = tid;
+    fp->r->fills++;
+    return CLB_OK;
+}
+
+static int on_fill(void *ud, const struct clb_store_fill *f)
+{
+    struct fill_pass *fp = ud;
+    int rc = apply_fill(fp, f);
+    if (rc != CLB_OK) {
+        fp->rc = rc;
+        snprintf(fp->why, sizeof(fp->why), "fill %.40s %.40s trade %.40s: %s", f->connector,
+                 f->market, f->trade_id, clb_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- 3. highest client-order-id nonce ------------------------------------ */
+
+static int on_order(void *ud, const struct clb_store_order *o)
+{
+    uint64_t *max = ud;
+    const char *id = o->client_order_id;
+    size_t plen = strlen(RECOVERY_PAPER_PREFIX), len = strlen(id);
+    /* prefix, side + 4 letters, >= 1 hex digit of nonce, 4 of instance */
+    if (len < plen + 5 + 1 + 4 || strncmp(id, RECOVERY_PAPER_PREFIX, plen) != 0)
+        return 0;
+    char hex[CLB_STORE_COID_MAX];
+    size_t n = len - 4 - (plen + 5);
+    memcpy(hex, id + plen + 5, n);
+    hex[n] = '\0';
+    uint64_t nonce;
+    if (parse_u64(hex, 16, &nonce) && nonce > *max)
+        *max = nonce;
+    return 0;
+}
+
+/* Pages through every fill (fills = true) or order of connector slot c. */
+static int scan(struct clb_store *st, struct clb_recovery *r, size_t c, bool fills, char *err,
+                size_t errlen)
+{
+    struct clb_store_query q = { .connector = r->names[c], .limit = CLB_STORE_LIST_MAX,
+                                 .ascending = true };
+    struct fill_pass fp = { .r = r, .c = c };
+    for (;;) {
+        int64_t next = 0;
+        int rc = fills ? clb_store_fills_list(st, &q, on_fill, &fp, &next)
+                       : clb_store_orders_list(st, &q, on_order, &r->conns[c].nonce_base, &next);
+        if (rc != CLB_OK)
+            return failf(err, errlen, rc, "reading the %s of %s: %s", fills ? "fills" : "orders",
+                         r->names[c], clb_store_errmsg(st));
+        if (fp.rc != CLB_OK)
+            return failf(err, errlen, fp.rc == CLB_EFULL ? CLB_EFULL : CLB_EINVAL, "%s",
+                         fp.why);
+        if (next == 0)
+            return CLB_OK;
+        q.cursor = next;
+    }
+}
+
+/* ---- public ---------------------------------------------------------------- */
+
+int clb_recovery_run(struct clb_store *st, json_t *connectors, int64_t now_ms,
+                     struct clb_log *log, struct clb_recovery *r, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!st || !r)
+        return failf(err, errlen, CLB_EINVAL, "invalid arguments");
+    collect_paper(connectors, r);
+    int rc = close_open_orders(st, r, now_ms, err, errlen);
+    if (rc != CLB_OK)
+        return rc;
+    if (r->orders_closed)
+        clb_logf(log, CLB_LOG_WARN,
+                 "recovery: %llu open paper order(s) recorded as cancelled (venue restarted)",
+                 (unsigned long long)r->orders_closed);
+    for (size_t c = 0; c < r->n_conns; c++) {
+        uint64_t fills0 = r->fills;
+        if ((rc = scan(st, r, c, true, err, errlen)) != CLB_OK ||
+            (rc = scan(st, r, c, false, err, errlen)) != CLB_OK)
+            return rc;
+        struct clb_engine_conn_start *cs = &r->conns[c];
+        for (size_t k = 0; k < cs->n_deltas; k++)
+            r->deltas[c][k].amount = clb_dec_normalize(r->deltas[c][k].amount);
+        if (r->fills == fills0 && cs->nonce_base == 0)
+            continue;
+        clb_logf(log, CLB_LOG_INFO,
+                 "recovery: %s: %llu stored fill(s) applied to the start balances; trade ids "
+                 "continue after %llu, order nonces after %llu",
+                 r->names[c], (unsigned long long)(r->fills - fills0),
+                 (unsigned long long)cs->trade_id_base, (unsigned long long)cs->nonce_base);
+    }
+    return CLB_OK;
+}
+
+void clb_recovery_fresh_ids(struct clb_recovery *r, int64_t now_ms)
+{
+    uint64_t base = now_ms > 0 ? (uint64_t)now_ms * 1000u : 0;
+    for (size_t c = 0; c < r->n_conns; c++) {
+        if (r->conns[c].trade_id_base < base)
+            r->conns[c].trade_id_base = base;
+        if (r->conns[c].nonce_base < base)
+            r->conns[c].nonce_base = base;
+    }
+}
+
+void clb_recovery_fallback(json_t *connectors, int64_t now_ms, struct clb_recovery *r)
+{
+    collect_paper(connectors, r);
+    clb_recovery_fresh_ids(r, now_ms);
+}
+
+void clb_recovery_apply(const struct clb_recovery *r, struct clb_engine_config *cfg)
+{
+    cfg->conn_start = r->conns;
+    cfg->n_conn_start = r->n_conns;
+}
