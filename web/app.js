@@ -419,7 +419,11 @@
         pushBounded([s.t, s.pnl, s.inv], [Date.now() / 1000, pnl, inv]);
         const base = state.market ? state.market.market.split('-')[0] : '';
         $('pnl-now').textContent = 'PnL ' + fmtNum(pnl, 2) + ' · inventory ' + fmtNum(inv, 6) + ' ' + base;
-        if (state.pnlChart) state.pnlChart.setData([s.t, s.pnl, s.inv]);
+        if (state.pnlChart) {
+            state.pnlChart.setData([s.t, s.pnl, s.inv]);
+            /* uPlot spreads a lone point over years: show a minute around it. */
+            if (s.t.length === 1) state.pnlChart.setScale('x', { min: s.t[0] - 30, max: s.t[0] + 30 });
+        }
     }
 
     function poll() {
