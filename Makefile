@@ -21,10 +21,10 @@ build-asan: deps
 	@cmake --build --preset asan -j $(JOBS)
 
 test-normal: build
-	@ctest --preset default -j $(JOBS)
+	@ctest --preset default -j $(JOBS) --repeat until-pass:2
 
 test-asan: build-asan
-	@ctest --preset asan -j $(JOBS)
+	@ctest --preset asan -j $(JOBS) --repeat until-pass:2
 
 test: test-normal test-asan
 

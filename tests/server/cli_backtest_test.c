@@ -12,20 +12,11 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "harness.h"
+
 static char g_dir[256];
 static char g_out[1 << 16];
 static char g_err[1 << 14];
-
-static void slurp(const char *file, char *dst, size_t cap)
-{
-    dst[0] = '\0';
-    FILE *f = fopen(file, "rb");
-    if (!f)
-        return;
-    size_t n = fread(dst, 1, cap - 1, f);
-    dst[n] = '\0';
-    fclose(f);
-}
 
 /* Runs `colibri ARGS` in the test directory; returns the exit status. */
 static int run(const char *args)

@@ -16,6 +16,8 @@
 
 #include "md_file.h"
 
+#include "harness.h"
+
 static char g_dir[256];
 static char g_out[8192];
 static char g_err[8192];
@@ -48,17 +50,6 @@ static const char *path(const char *name)
     char *p = buf[k++ % 8];
     snprintf(p, 512, "%s/%s", g_dir, name);
     return p;
-}
-
-static void slurp(const char *file, char *dst, size_t cap)
-{
-    dst[0] = '\0';
-    FILE *f = fopen(file, "rb");
-    if (!f)
-        return;
-    size_t n = fread(dst, 1, cap - 1, f);
-    dst[n] = '\0';
-    fclose(f);
 }
 
 /* Runs `colibri ARGS` (a shell-quoted string), captures stdout/stderr into

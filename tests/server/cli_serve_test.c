@@ -16,32 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness.h"
+
 static char g_dir[256];
 static pid_t g_child; /* a running server, killed by teardown if a test failed */
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void slurp(const char *file, char *dst, size_t cap)
-{
-    dst[0] = '\0';
-    FILE *f = fopen(file, "rb");
-    if (!f)
-        return;
-    size_t n = fread(dst, 1, cap - 1, f);
-    dst[n] = '\0';
-    fclose(f);
-}
 
 static void setup(void)
 {

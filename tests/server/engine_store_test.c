@@ -30,25 +30,14 @@
 #include "store/store.h"
 #include "store/store_writer.h"
 
+#include "harness.h"
+
 static char g_dir[256];
 static char g_url[512];
 static struct clb_log *g_log;
 static struct clb_engine *g_e;
 static struct clb_store_writer *g_w;
 static pid_t g_child;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
 
 static void setup(void)
 {

@@ -18,21 +18,10 @@
 #include "error.h"
 #include "log.h"
 
+#include "harness.h"
+
 static struct clb_log *g_log;
 static struct clb_engine *g_e;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
 
 static struct clb_engine *start_engine(int64_t tick_ms, size_t feed, const char *connectors,
                                        const char *balances)
@@ -209,12 +198,15 @@ Test(engine, books_ready_and_snapshots)
     json_decref(m);
     /* The books move. */
     json_t *b1 = snap("book:paper:BTC-USDT");
-    sleep_ms(400);
-    json_t *b2 = snap("book:paper:BTC-USDT");
-    cr_assert(json_integer_value(json_object_get(b2, "update_id")) >
-              json_integer_value(json_object_get(b1, "update_id")));
+    json_int_t id1 = json_integer_value(json_object_get(b1, "update_id")), id2 = id1;
+    for (double tb = now_s(); id2 <= id1 && now_s() - tb < 5;) {
+        sleep_ms(100);
+        json_t *b2 = snap("book:paper:BTC-USDT");
+        id2 = json_integer_value(json_object_get(b2, "update_id"));
+        json_decref(b2);
+    }
+    cr_assert_gt(id2, id1, "the book did not move in 5 s");
     json_decref(b1);
-    json_decref(b2);
     stop_engine();
 }
 
@@ -315,8 +307,14 @@ Test(engine, lifecycle_update_indicators_delete)
     r = call_ok("strategy.start", p);
     cr_assert_str_eq(json_string_value(json_object_get(r, "state")), "running");
     json_decref(r);
-    sleep_ms(700);
-    r = call_ok("indicators", p);
+    r = NULL;
+    for (double ti = now_s(); now_s() - ti < 5;) {
+        sleep_ms(100);
+        json_decref(r);
+        r = call_ok("indicators", p);
+        if (json_is_number(json_object_get(r, "ref_price")))
+            break;
+    }
     cr_assert(json_is_object(r));
     cr_assert(json_is_number(json_object_get(r, "ref_price")), "ref_price not a number");
     json_decref(r);

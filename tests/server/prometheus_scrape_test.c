@@ -28,35 +28,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness.h"
+
 #define PROMETHEUS_BIN "/usr/bin/prometheus"
 
 static char g_dir[256];
 static pid_t g_colibri; /* running children, killed by teardown if a test failed */
 static pid_t g_prom;
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void slurp(const char *file, char *dst, size_t cap)
-{
-    dst[0] = '\0';
-    FILE *f = fopen(file, "rb");
-    if (!f)
-        return;
-    size_t n = fread(dst, 1, cap - 1, f);
-    dst[n] = '\0';
-    fclose(f);
-}
 
 /* The last `cap - 1` bytes of a file (logs can be long; the end matters). */
 static void slurp_tail(const char *file, char *dst, size_t cap)

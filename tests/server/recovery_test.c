@@ -28,6 +28,8 @@
 #include "order_tracker.h"
 #include "store/store.h"
 
+#include "harness.h"
+
 #define ROUNDS 3       /* kill/restart cycles */
 #define MAX_FILLS 20000
 #define MAX_OPEN 4096
@@ -41,30 +43,6 @@ static uint64_t splitmix64(uint64_t *x)
     z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
     z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
     return z ^ (z >> 31);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void slurp(const char *file, char *dst, size_t cap)
-{
-    dst[0] = '\0';
-    FILE *f = fopen(file, "rb");
-    if (!f)
-        return;
-    size_t n = fread(dst, 1, cap - 1, f);
-    dst[n] = '\0';
-    fclose(f);
 }
 
 static void setup(void)
