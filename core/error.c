@@ -1,6 +1,9 @@
 /* error.c — messages for the CLB_ERRNO_MAP list in error.h. */
 #include "error.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *clb_strerror(int err)
 {
     switch (err) {
@@ -21,4 +24,15 @@ const char *clb_err_name(int err)
 #undef CLB_ERR_NAME_
     default: return "EUNKNOWN";
     }
+}
+
+int clb_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    if (err && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
 }

@@ -9,6 +9,8 @@
 #ifndef CLB_ERROR_H
 #define CLB_ERROR_H
 
+#include <stddef.h>
+
 /* X(name, message) */
 #define CLB_ERRNO_MAP(X)                                                    \
     X(EINVAL, "invalid argument")                                           \
@@ -44,5 +46,12 @@ const char *clb_strerror(int err);
 
 /* Returns the symbolic name ("EGAP") of a CLB_* code, or "EUNKNOWN". */
 const char *clb_err_name(int err);
+
+/* Writes a printf-style reason into err (when err != NULL and errlen > 0)
+ * and returns rc unchanged, so a failing path reads
+ *   return clb_errf(err, errlen, CLB_EINVAL, "key: %s", why);
+ * Thread-safe. */
+int clb_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

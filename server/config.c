@@ -17,20 +17,6 @@
 
 #include "error.h"
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 static char *dupstr(const char *s)
 {
     size_t n = strlen(s) + 1;
@@ -74,30 +60,30 @@ int clb_parse_host_port(const char *s, char *host, size_t cap, int *port, char *
                         size_t errlen)
 {
     if (!s || !*s)
-        return fail(err, errlen, CLB_EINVAL, "expected HOST:PORT");
+        return clb_errf(err, errlen, CLB_EINVAL, "expected HOST:PORT");
     const char *colon, *hs = s;
     size_t hlen;
     if (s[0] == '[') {
         const char *close = strchr(s, ']');
         if (!close || close[1] != ':')
-            return fail(err, errlen, CLB_EINVAL, "expected [IPV6]:PORT, got \"%.64s\"", s);
+            return clb_errf(err, errlen, CLB_EINVAL, "expected [IPV6]:PORT, got \"%.64s\"", s);
         hs = s + 1;
         hlen = (size_t)(close - hs);
         colon = close + 1;
     } else {
         colon = strrchr(s, ':');
         if (!colon)
-            return fail(err, errlen, CLB_EINVAL, "expected HOST:PORT, got \"%.64s\"", s);
+            return clb_errf(err, errlen, CLB_EINVAL, "expected HOST:PORT, got \"%.64s\"", s);
         hlen = (size_t)(colon - s);
         if (memchr(s, ':', hlen))
-            return fail(err, errlen, CLB_EINVAL, "IPv6 hosts go in brackets: \"[::1]:8443\"");
+            return clb_errf(err, errlen, CLB_EINVAL, "IPv6 hosts go in brackets: \"[::1]:8443\"");
     }
     if (hlen == 0 || hlen >= cap)
-        return fail(err, errlen, CLB_EINVAL, "missing or too long host in \"%.64s\"", s);
+        return clb_errf(err, errlen, CLB_EINVAL, "missing or too long host in \"%.64s\"", s);
     const char *p = colon + 1;
     size_t plen = strlen(p);
     if (plen == 0 || plen > 5 || strspn(p, "0123456789") != plen || atoi(p) > 65535)
-        return fail(err, errlen, CLB_EINVAL, "port must be an integer in [0, 65535], got \"%.16s\"",
+        return clb_errf(err, errlen, CLB_EINVAL, "port must be an integer in [0, 65535], got \"%.16s\"",
                     p);
     memcpy(host, hs, hlen);
     host[hlen] = '\0';
@@ -115,28 +101,6 @@ int clb_serve_config_set_data_dir(struct clb_serve_config *c, const char *dir)
     free(c->data_dir);
     c->data_dir = d;
     return CLB_OK;
-}
-
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "unknown";
 }
 
 /* Refuses keys of obj not in `known` (NULL-terminated); prefix is the
@@ -161,7 +125,7 @@ static int check_keys(json_t *obj, const char *const *known, const char *src, co
                 break;
             used += (size_t)w;
         }
-        return fail(err, errlen, CLB_EINVAL, "%s: %s%.64s: unknown key (known: %s)", src, prefix,
+        return clb_errf(err, errlen, CLB_EINVAL, "%s: %s%.64s: unknown key (known: %s)", src, prefix,
                     k, list);
     }
     return CLB_OK;
@@ -171,13 +135,13 @@ static int get_path(json_t *v, const char *src, const char *key, char **out, cha
                     size_t errlen)
 {
     if (!json_is_string(v) || json_string_length(v) == 0)
-        return fail(err, errlen, CLB_EINVAL, "%s: %s: must be a non-empty string (a path)", src,
+        return clb_errf(err, errlen, CLB_EINVAL, "%s: %s: must be a non-empty string (a path)", src,
                     key);
     if (json_string_length(v) >= 4000)
-        return fail(err, errlen, CLB_EINVAL, "%s: %s: path too long", src, key);
+        return clb_errf(err, errlen, CLB_EINVAL, "%s: %s: path too long", src, key);
     free(*out);
     *out = dupstr(json_string_value(v));
-    return *out ? CLB_OK : fail(err, errlen, CLB_ENOMEM, "out of memory");
+    return *out ? CLB_OK : clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
 }
 
 static int parse_listen(json_t *v, const char *src, const char *key, char *host, int *port,
@@ -185,11 +149,11 @@ static int parse_listen(json_t *v, const char *src, const char *key, char *host,
 {
     char why[200];
     if (!json_is_string(v))
-        return fail(err, errlen, CLB_EINVAL, "%s: %s: must be a \"HOST:PORT\" string, not %s", src,
-                    key, type_name(v));
+        return clb_errf(err, errlen, CLB_EINVAL, "%s: %s: must be a \"HOST:PORT\" string, not %s", src,
+                    key, clb_json_type_name(v));
     if (clb_parse_host_port(json_string_value(v), host, CLB_HOST_MAX, port, why, sizeof(why)) !=
         CLB_OK)
-        return fail(err, errlen, CLB_EINVAL, "%s: %s: %s", src, key, why);
+        return clb_errf(err, errlen, CLB_EINVAL, "%s: %s: %s", src, key, why);
     return CLB_OK;
 }
 
@@ -202,8 +166,8 @@ static int parse_root(struct clb_serve_config *n, json_t *root, const char *src,
                                        "balances", "store", NULL };
     int rc;
     if (!json_is_object(root))
-        return fail(err, errlen, CLB_EINVAL, "%s: the top level must be an object, not %s", src,
-                    type_name(root));
+        return clb_errf(err, errlen, CLB_EINVAL, "%s: the top level must be an object, not %s", src,
+                    clb_json_type_name(root));
     if ((rc = check_keys(root, top, src, "", err, errlen)) != CLB_OK)
         return rc;
     json_t *v;
@@ -218,26 +182,26 @@ static int parse_root(struct clb_serve_config *n, json_t *root, const char *src,
         return rc;
     if ((v = json_object_get(root, "tick_ms"))) {
         if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 3600000)
-            return fail(err, errlen, CLB_EINVAL, "%s: tick_ms: must be an integer in [1, 3600000]",
+            return clb_errf(err, errlen, CLB_EINVAL, "%s: tick_ms: must be an integer in [1, 3600000]",
                         src);
         n->tick_ms = json_integer_value(v);
     }
     if ((v = json_object_get(root, "seed"))) {
         if (!json_is_integer(v) || json_integer_value(v) < 0)
-            return fail(err, errlen, CLB_EINVAL, "%s: seed: must be an integer >= 0", src);
+            return clb_errf(err, errlen, CLB_EINVAL, "%s: seed: must be an integer >= 0", src);
         n->seed = (uint64_t)json_integer_value(v);
         n->seed_set = true;
     }
     if ((v = json_object_get(root, "tls"))) {
         static const char *const keys[] = { "cert", "key", NULL };
         if (!json_is_object(v))
-            return fail(err, errlen, CLB_EINVAL,
+            return clb_errf(err, errlen, CLB_EINVAL,
                         "%s: tls: must be an object {\"cert\": PATH, \"key\": PATH}", src);
         if ((rc = check_keys(v, keys, src, "tls.", err, errlen)) != CLB_OK)
             return rc;
         json_t *c = json_object_get(v, "cert"), *k = json_object_get(v, "key");
         if (!c != !k)
-            return fail(err, errlen, CLB_EINVAL, "%s: tls.%s: required with tls.%s", src,
+            return clb_errf(err, errlen, CLB_EINVAL, "%s: tls.%s: required with tls.%s", src,
                         c ? "key" : "cert", c ? "cert" : "key");
         if (c && ((rc = get_path(c, src, "tls.cert", &n->tls_cert, err, errlen)) ||
                   (rc = get_path(k, src, "tls.key", &n->tls_key, err, errlen))))
@@ -246,13 +210,13 @@ static int parse_root(struct clb_serve_config *n, json_t *root, const char *src,
     if ((v = json_object_get(root, "metrics"))) {
         static const char *const keys[] = { "public", NULL };
         if (!json_is_object(v))
-            return fail(err, errlen, CLB_EINVAL,
+            return clb_errf(err, errlen, CLB_EINVAL,
                         "%s: metrics: must be an object {\"public\": BOOL}", src);
         if ((rc = check_keys(v, keys, src, "metrics.", err, errlen)) != CLB_OK)
             return rc;
         json_t *p = json_object_get(v, "public");
         if (p && !json_is_boolean(p))
-            return fail(err, errlen, CLB_EINVAL, "%s: metrics.public: must be true or false", src);
+            return clb_errf(err, errlen, CLB_EINVAL, "%s: metrics.public: must be true or false", src);
         if (p)
             n->metrics_public = json_is_true(p);
     }
@@ -264,21 +228,21 @@ static int parse_root(struct clb_serve_config *n, json_t *root, const char *src,
             n->debug_console = true;
             n->debug_console_port = (int)json_integer_value(v);
         } else {
-            return fail(err, errlen, CLB_EINVAL,
+            return clb_errf(err, errlen, CLB_EINVAL,
                         "%s: debug_console: must be true, false or a port in [0, 65535]", src);
         }
     }
     if ((v = json_object_get(root, "ws"))) {
         static const char *const keys[] = { "allowed_origins", NULL };
         if (!json_is_object(v))
-            return fail(err, errlen, CLB_EINVAL,
+            return clb_errf(err, errlen, CLB_EINVAL,
                         "%s: ws: must be an object {\"allowed_origins\": [...]}", src);
         if ((rc = check_keys(v, keys, src, "ws.", err, errlen)) != CLB_OK)
             return rc;
         json_t *o = json_object_get(v, "allowed_origins");
         if (o) {
             if (!json_is_array(o) || json_array_size(o) > CLB_CONFIG_MAX_ORIGINS)
-                return fail(err, errlen, CLB_EINVAL,
+                return clb_errf(err, errlen, CLB_EINVAL,
                             "%s: ws.allowed_origins: must be an array of at most %d origins", src,
                             CLB_CONFIG_MAX_ORIGINS);
             for (size_t i = 0; i < json_array_size(o); i++) {
@@ -286,19 +250,19 @@ static int parse_root(struct clb_serve_config *n, json_t *root, const char *src,
                 const char *t = json_is_string(s) ? json_string_value(s) : NULL;
                 if (!t || (strncmp(t, "https://", 8) != 0 && strncmp(t, "http://", 7) != 0) ||
                     json_string_length(s) > 255)
-                    return fail(err, errlen, CLB_EINVAL,
+                    return clb_errf(err, errlen, CLB_EINVAL,
                                 "%s: ws.allowed_origins[%zu]: must be an origin string like "
                                 "\"https://dash.example:443\"", src, i);
             }
             size_t cnt = json_array_size(o);
             char **list = calloc(cnt ? cnt : 1, sizeof(*list));
             if (!list)
-                return fail(err, errlen, CLB_ENOMEM, "out of memory");
+                return clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
             for (size_t i = 0; i < cnt; i++) {
                 list[i] = dupstr(json_string_value(json_array_get(o, i)));
                 if (!list[i]) {
                     free_origins(list, i);
-                    return fail(err, errlen, CLB_ENOMEM, "out of memory");
+                    return clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
                 }
             }
             free_origins(n->allowed_origins, n->n_origins);
@@ -309,17 +273,17 @@ static int parse_root(struct clb_serve_config *n, json_t *root, const char *src,
     if ((v = json_object_get(root, "store"))) {
         static const char *const keys[] = { "url", NULL };
         if (!json_is_object(v))
-            return fail(err, errlen, CLB_EINVAL, "%s: store: must be an object {\"url\": URL}",
+            return clb_errf(err, errlen, CLB_EINVAL, "%s: store: must be an object {\"url\": URL}",
                         src);
         if ((rc = check_keys(v, keys, src, "store.", err, errlen)) != CLB_OK)
             return rc;
         json_t *u = json_object_get(v, "url");
         if (u && (!json_is_string(u) || json_string_length(u) == 0))
-            return fail(err, errlen, CLB_EINVAL, "%s: store.url: must be a non-empty string", src);
+            return clb_errf(err, errlen, CLB_EINVAL, "%s: store.url: must be a non-empty string", src);
         if (u) {
             free(n->store_url);
             if (!(n->store_url = dupstr(json_string_value(u))))
-                return fail(err, errlen, CLB_ENOMEM, "out of memory");
+                return clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
         }
     }
     json_t *conns = json_object_get(root, "connectors");
@@ -336,7 +300,7 @@ static int parse_root(struct clb_serve_config *n, json_t *root, const char *src,
     clb_serve_config_engine(n, &ec);
     char why[300];
     if ((rc = clb_engine_check_config(&ec, why, sizeof(why))) != CLB_OK)
-        return fail(err, errlen, rc, "%s: %s", src, why);
+        return clb_errf(err, errlen, rc, "%s: %s", src, why);
     return CLB_OK;
 }
 
@@ -375,7 +339,7 @@ static int parse_doc(struct clb_serve_config *c, json_t *root, const char *src, 
 {
     struct clb_serve_config n;
     if (copy_config(&n, c) != CLB_OK)
-        return fail(err, errlen, CLB_ENOMEM, "out of memory");
+        return clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
     int rc = parse_root(&n, root, src, err, errlen);
     if (rc != CLB_OK) {
         clb_serve_config_deinit(&n);
@@ -392,7 +356,7 @@ int clb_serve_config_parse(struct clb_serve_config *c, const char *text, const c
     json_error_t je;
     json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
     if (!root)
-        return fail(err, errlen, CLB_EINVAL, "%s:%d:%d: %s", source, je.line, je.column, je.text);
+        return clb_errf(err, errlen, CLB_EINVAL, "%s:%d:%d: %s", source, je.line, je.column, je.text);
     int rc = parse_doc(c, root, source, err, errlen);
     json_decref(root);
     return rc;
@@ -402,12 +366,12 @@ int clb_serve_config_load(struct clb_serve_config *c, const char *path, char *er
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return fail(err, errlen, CLB_EIO, "%s: %s", path, strerror(errno));
+        return clb_errf(err, errlen, CLB_EIO, "%s: %s", path, strerror(errno));
     json_error_t je;
     json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);
     if (!root)
-        return fail(err, errlen, CLB_EINVAL, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+        return clb_errf(err, errlen, CLB_EINVAL, "%s:%d:%d: %s", path, je.line, je.column, je.text);
     int rc = parse_doc(c, root, path, err, errlen);
     json_decref(root);
     return rc;

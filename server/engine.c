@@ -174,21 +174,7 @@ struct engine_spec {
     size_t n_bal;
 };
 
-static int failf(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int failf(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
-static const char *json_type_name(const json_t *v)
+const char *clb_json_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
@@ -242,7 +228,7 @@ static int parse_fee(json_t *c, const char *key, size_t idx, double *out, char *
     if (!v)
         return CLB_OK;
     if (!json_is_number(v) || !(json_number_value(v) >= 0 && json_number_value(v) <= ENG_FEE_MAX))
-        return failf(err, errlen, CLB_EINVAL,
+        return clb_errf(err, errlen, CLB_EINVAL,
                      "connectors[%zu].%s: must be a fraction in [0, %g] (0.001 = 0.1 %%)", idx,
                      key, ENG_FEE_MAX);
     *out = json_number_value(v);
@@ -254,8 +240,8 @@ static int parse_conn(json_t *c, size_t idx, struct conn_spec *cs, char *err, si
     static const char *const keys[] = { "name", "type", "markets", "maker_fee", "taker_fee",
                                         "latency_ms" };
     if (!json_is_object(c))
-        return failf(err, errlen, CLB_EINVAL, "connectors[%zu]: must be an object, not %s", idx,
-                     json_type_name(c));
+        return clb_errf(err, errlen, CLB_EINVAL, "connectors[%zu]: must be an object, not %s", idx,
+                     clb_json_type_name(c));
     const char *k;
     json_t *v;
     json_object_foreach(c, k, v) {
@@ -263,45 +249,45 @@ static int parse_conn(json_t *c, size_t idx, struct conn_spec *cs, char *err, si
         for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
             ok = ok || strcmp(k, keys[i]) == 0;
         if (!ok)
-            return failf(err, errlen, CLB_EINVAL,
+            return clb_errf(err, errlen, CLB_EINVAL,
                          "connectors[%zu].%s: unknown key (known: name, type, markets, "
                          "maker_fee, taker_fee, latency_ms)", idx, k);
     }
     memset(cs, 0, sizeof(*cs));
     json_t *name = json_object_get(c, "name");
     if (!json_is_string(name) || !valid_name(json_string_value(name), sizeof(cs->name)))
-        return failf(err, errlen, CLB_EINVAL,
+        return clb_errf(err, errlen, CLB_EINVAL,
                      "connectors[%zu].name: required, 1-31 characters of A-Z a-z 0-9 _ - .", idx);
     snprintf(cs->name, sizeof(cs->name), "%s", json_string_value(name));
     json_t *type = json_object_get(c, "type");
     if (!json_is_string(type) || strcmp(json_string_value(type), "paper") != 0)
-        return failf(err, errlen, CLB_EINVAL,
+        return clb_errf(err, errlen, CLB_EINVAL,
                      "connectors[%zu].type: required, must be \"paper\" (the only type so far)",
                      idx);
     json_t *mk = json_object_get(c, "markets");
     char known[128];
     known_markets(known, sizeof(known));
     if (!json_is_array(mk) || json_array_size(mk) == 0)
-        return failf(err, errlen, CLB_EINVAL,
+        return clb_errf(err, errlen, CLB_EINVAL,
                      "connectors[%zu].markets: required, a non-empty array of market names (%s)",
                      idx, known);
     if (json_array_size(mk) > ENG_MAX_MARKETS)
-        return failf(err, errlen, CLB_EINVAL, "connectors[%zu].markets: at most %d markets", idx,
+        return clb_errf(err, errlen, CLB_EINVAL, "connectors[%zu].markets: at most %d markets", idx,
                      ENG_MAX_MARKETS);
     for (size_t i = 0; i < json_array_size(mk); i++) {
         json_t *m = json_array_get(mk, i);
         const struct sim_preset *p = json_is_string(m) ? preset_find(json_string_value(m)) : NULL;
         if (!json_is_string(m))
-            return failf(err, errlen, CLB_EINVAL,
+            return clb_errf(err, errlen, CLB_EINVAL,
                          "connectors[%zu].markets[%zu]: must be a string, not %s", idx, i,
-                         json_type_name(m));
+                         clb_json_type_name(m));
         if (!p)
-            return failf(err, errlen, CLB_EINVAL,
+            return clb_errf(err, errlen, CLB_EINVAL,
                          "connectors[%zu].markets[%zu]: unknown market \"%.40s\" (known: %s)", idx,
                          i, json_string_value(m), known);
         for (size_t j = 0; j < cs->n_markets; j++)
             if (cs->markets[j] == p)
-                return failf(err, errlen, CLB_EINVAL,
+                return clb_errf(err, errlen, CLB_EINVAL,
                              "connectors[%zu].markets[%zu]: \"%s\" is listed twice", idx, i,
                              p->symbol);
         cs->markets[cs->n_markets++] = p;
@@ -317,7 +303,7 @@ static int parse_conn(json_t *c, size_t idx, struct conn_spec *cs, char *err, si
     if (lat) {
         if (!json_is_integer(lat) || json_integer_value(lat) < 0 ||
             json_integer_value(lat) > 60000)
-            return failf(err, errlen, CLB_EINVAL,
+            return clb_errf(err, errlen, CLB_EINVAL,
                          "connectors[%zu].latency_ms: must be an integer in [0, 60000]", idx);
         cs->latency_ms = json_integer_value(lat);
     }
@@ -349,10 +335,10 @@ static int parse_spec(const struct clb_engine_config *cfg, struct engine_spec *s
 {
     memset(s, 0, sizeof(*s));
     if (cfg->tick_ms < 1 || cfg->tick_ms > 3600000)
-        return failf(err, errlen, CLB_EINVAL, "tick_ms: must be an integer in [1, 3600000]");
+        return clb_errf(err, errlen, CLB_EINVAL, "tick_ms: must be an integer in [1, 3600000]");
     if (cfg->event_feed_capacity != 0 &&
         (cfg->event_feed_capacity < 16 || cfg->event_feed_capacity > 1048576))
-        return failf(err, errlen, CLB_EINVAL, "event_feed_capacity: must be in [16, 1048576]");
+        return clb_errf(err, errlen, CLB_EINVAL, "event_feed_capacity: must be in [16, 1048576]");
     if (!cfg->connectors) {
         struct conn_spec *c = &s->conns[0];
         snprintf(c->name, sizeof(c->name), "paper");
@@ -363,10 +349,10 @@ static int parse_spec(const struct clb_engine_config *cfg, struct engine_spec *s
         s->n_conns = 1;
     } else {
         if (!json_is_array(cfg->connectors) || json_array_size(cfg->connectors) == 0)
-            return failf(err, errlen, CLB_EINVAL,
+            return clb_errf(err, errlen, CLB_EINVAL,
                          "connectors: must be a non-empty array of connector objects");
         if (json_array_size(cfg->connectors) > CLB_ENGINE_MAX_CONNECTORS)
-            return failf(err, errlen, CLB_EINVAL, "connectors: at most %d connectors",
+            return clb_errf(err, errlen, CLB_EINVAL, "connectors: at most %d connectors",
                          CLB_ENGINE_MAX_CONNECTORS);
         for (size_t i = 0; i < json_array_size(cfg->connectors); i++) {
             int rc = parse_conn(json_array_get(cfg->connectors, i), i, &s->conns[i], err, errlen);
@@ -374,7 +360,7 @@ static int parse_spec(const struct clb_engine_config *cfg, struct engine_spec *s
                 return rc;
             for (size_t j = 0; j < i; j++)
                 if (strcmp(s->conns[j].name, s->conns[i].name) == 0)
-                    return failf(err, errlen, CLB_EINVAL,
+                    return clb_errf(err, errlen, CLB_EINVAL,
                                  "connectors[%zu].name: \"%s\" is already used by connectors[%zu]",
                                  i, s->conns[i].name, j);
             s->n_conns++;
@@ -394,31 +380,31 @@ static int parse_spec(const struct clb_engine_config *cfg, struct engine_spec *s
         return CLB_OK;
     }
     if (!json_is_object(cfg->balances))
-        return failf(err, errlen, CLB_EINVAL,
+        return clb_errf(err, errlen, CLB_EINVAL,
                      "balances: must be an object like {\"USDT\": \"100000\"}, not %s",
-                     json_type_name(cfg->balances));
+                     clb_json_type_name(cfg->balances));
     const char *asset;
     json_t *v;
     json_object_foreach(cfg->balances, asset, v) {
         int scale = spec_asset_scale(s, asset);
         if (scale < 0)
-            return failf(err, errlen, CLB_EINVAL,
+            return clb_errf(err, errlen, CLB_EINVAL,
                          "balances.%.40s: no configured market trades this asset", asset);
         clb_dec d;
         int64_t scaled;
         if (!json_is_string(v) || clb_dec_parse_cstr(json_string_value(v), &d) != CLB_OK ||
             clb_dec_sign(d) < 0)
-            return failf(err, errlen, CLB_EINVAL,
+            return clb_errf(err, errlen, CLB_EINVAL,
                          "balances.%s: must be a non-negative decimal string like \"1000.5\"",
                          asset);
         int rc = clb_dec_to_scaled(d, scale, &scaled);
         if (rc == CLB_EPRECISION)
-            return failf(err, errlen, CLB_EINVAL, "balances.%s: more than %d decimals", asset,
+            return clb_errf(err, errlen, CLB_EINVAL, "balances.%s: more than %d decimals", asset,
                          scale);
         if (rc != CLB_OK)
-            return failf(err, errlen, CLB_EINVAL, "balances.%s: too large", asset);
+            return clb_errf(err, errlen, CLB_EINVAL, "balances.%s: too large", asset);
         if (s->n_bal == sizeof(s->bal) / sizeof(s->bal[0]))
-            return failf(err, errlen, CLB_EINVAL, "balances: too many assets");
+            return clb_errf(err, errlen, CLB_EINVAL, "balances: too many assets");
         snprintf(s->bal[s->n_bal].asset, CLB_ASSET_MAX, "%s", asset);
         s->bal[s->n_bal++].amount = d;
     }
@@ -436,10 +422,10 @@ void clb_engine_config_default(struct clb_engine_config *cfg)
 int clb_engine_check_config(const struct clb_engine_config *cfg, char *err, size_t errlen)
 {
     if (!cfg)
-        return failf(err, errlen, CLB_EINVAL, "no configuration");
+        return clb_errf(err, errlen, CLB_EINVAL, "no configuration");
     struct engine_spec *s = malloc(sizeof(*s));
     if (!s)
-        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+        return clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
     int rc = parse_spec(cfg, s, err, errlen);
     free(s);
     return rc;
@@ -1933,7 +1919,7 @@ static int check_keys(json_t *params, const char *const *allowed, char *err, siz
                     break;
                 used += (size_t)w;
             }
-            return failf(err, errlen, CLB_EINVAL, "%.64s: unknown field (expected: %s)", k, list);
+            return clb_errf(err, errlen, CLB_EINVAL, "%.64s: unknown field (expected: %s)", k, list);
         }
     }
     return CLB_OK;
@@ -1947,12 +1933,12 @@ static int get_str(json_t *params, const char *key, bool required, const char **
     *out = NULL;
     if (!v) {
         if (required)
-            return failf(err, errlen, CLB_EINVAL, "%s: required", key);
+            return clb_errf(err, errlen, CLB_EINVAL, "%s: required", key);
         return CLB_OK;
     }
     if (!json_is_string(v))
-        return failf(err, errlen, CLB_EINVAL, "%s: must be a string, not %s", key,
-                     json_type_name(v));
+        return clb_errf(err, errlen, CLB_EINVAL, "%s: must be a string, not %s", key,
+                     clb_json_type_name(v));
     *out = json_string_value(v);
     return CLB_OK;
 }
@@ -1963,7 +1949,7 @@ static int get_strategy(struct clb_engine *e, json_t *params, struct eng_strateg
     json_t *v = json_object_get(params, "id");
     long long id = -1;
     if (!v)
-        return failf(err, errlen, CLB_EINVAL, "id: required");
+        return clb_errf(err, errlen, CLB_EINVAL, "id: required");
     if (json_is_integer(v)) {
         id = json_integer_value(v);
     } else if (json_is_string(v)) {
@@ -1975,14 +1961,14 @@ static int get_strategy(struct clb_engine *e, json_t *params, struct eng_strateg
         if (digits)
             id = strtoll(s, NULL, 10);
     } else {
-        return failf(err, errlen, CLB_EINVAL, "id: must be a positive integer, not %s",
-                     json_type_name(v));
+        return clb_errf(err, errlen, CLB_EINVAL, "id: must be a positive integer, not %s",
+                     clb_json_type_name(v));
     }
     if (id <= 0 || id > (long long)UINT32_MAX)
-        return failf(err, errlen, CLB_EINVAL, "id: must be a positive integer");
+        return clb_errf(err, errlen, CLB_EINVAL, "id: must be a positive integer");
     *out = strat_find(e, (uint32_t)id);
     if (!*out)
-        return failf(err, errlen, CLB_ENOTFOUND, "id: no strategy %lld", id);
+        return clb_errf(err, errlen, CLB_ENOTFOUND, "id: no strategy %lld", id);
     return CLB_OK;
 }
 
@@ -2011,8 +1997,8 @@ static int param_text(const struct clb_param_spec *p, json_t *v, char *buf, size
             format_double(json_real_value(v), buf, cap);
             return CLB_OK;
         }
-        return failf(err, errlen, CLB_EINVAL, "params.%s: expected a number, not %s", p->name,
-                     json_type_name(v));
+        return clb_errf(err, errlen, CLB_EINVAL, "params.%s: expected a number, not %s", p->name,
+                     clb_json_type_name(v));
     case CLB_PARAM_INT:
         if (json_is_integer(v)) {
             snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
@@ -2023,27 +2009,27 @@ static int param_text(const struct clb_param_spec *p, json_t *v, char *buf, size
             snprintf(buf, cap, "%.0f", json_real_value(v));
             return CLB_OK;
         }
-        return failf(err, errlen, CLB_EINVAL, "params.%s: expected an integer, not %s", p->name,
-                     json_is_real(v) ? "a fractional number" : json_type_name(v));
+        return clb_errf(err, errlen, CLB_EINVAL, "params.%s: expected an integer, not %s", p->name,
+                     json_is_real(v) ? "a fractional number" : clb_json_type_name(v));
     case CLB_PARAM_BOOL:
         if (json_is_boolean(v)) {
             snprintf(buf, cap, "%s", json_is_true(v) ? "true" : "false");
             return CLB_OK;
         }
-        return failf(err, errlen, CLB_EINVAL, "params.%s: expected true or false, not %s",
-                     p->name, json_type_name(v));
+        return clb_errf(err, errlen, CLB_EINVAL, "params.%s: expected true or false, not %s",
+                     p->name, clb_json_type_name(v));
     case CLB_PARAM_ENUM:
     case CLB_PARAM_STRING:
         if (json_is_string(v)) {
             if (strlen(json_string_value(v)) >= cap)
-                return failf(err, errlen, CLB_EINVAL, "params.%s: value too long", p->name);
+                return clb_errf(err, errlen, CLB_EINVAL, "params.%s: value too long", p->name);
             snprintf(buf, cap, "%s", json_string_value(v));
             return CLB_OK;
         }
-        return failf(err, errlen, CLB_EINVAL, "params.%s: expected a string, not %s", p->name,
-                     json_type_name(v));
+        return clb_errf(err, errlen, CLB_EINVAL, "params.%s: expected a string, not %s", p->name,
+                     clb_json_type_name(v));
     }
-    return failf(err, errlen, CLB_EINVAL, "params.%s: unsupported parameter type", p->name);
+    return clb_errf(err, errlen, CLB_EINVAL, "params.%s: unsupported parameter type", p->name);
 }
 
 /* Applies a JSON params object onto cfg (all or nothing: cfg is changed
@@ -2054,12 +2040,12 @@ static int apply_params(const struct clb_strategy_ops *ops, void *cfg, json_t *p
     if (!params)
         return CLB_OK;
     if (!json_is_object(params))
-        return failf(err, errlen, CLB_EINVAL, "params: must be an object, not %s",
-                     json_type_name(params));
+        return clb_errf(err, errlen, CLB_EINVAL, "params: must be an object, not %s",
+                     clb_json_type_name(params));
     size_t sz = ops->config_size ? ops->config_size : 1;
     void *tmp = malloc(sz);
     if (!tmp)
-        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+        return clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
     memcpy(tmp, cfg, sz);
     int rc = CLB_OK;
     const char *k;
@@ -2067,7 +2053,7 @@ static int apply_params(const struct clb_strategy_ops *ops, void *cfg, json_t *p
     json_object_foreach(params, k, v) {
         const struct clb_param_spec *p = clb_params_find(ops->params, ops->n_params, k);
         if (!p) {
-            rc = failf(err, errlen, CLB_EINVAL, "params.%.64s: unknown parameter of %s", k,
+            rc = clb_errf(err, errlen, CLB_EINVAL, "params.%.64s: unknown parameter of %s", k,
                        ops->type);
             break;
         }
@@ -2075,7 +2061,7 @@ static int apply_params(const struct clb_strategy_ops *ops, void *cfg, json_t *p
         if ((rc = param_text(p, v, text, sizeof(text), err, errlen)) != CLB_OK)
             break;
         if (clb_params_set(ops->params, ops->n_params, tmp, k, text, why, sizeof(why)) != CLB_OK) {
-            rc = failf(err, errlen, CLB_EINVAL, "params.%s", why);
+            rc = clb_errf(err, errlen, CLB_EINVAL, "params.%s", why);
             break;
         }
     }
@@ -2098,7 +2084,7 @@ static int strat_start(struct clb_engine *e, struct eng_strategy *es, char *err,
     }
     int rc = clb_clock_add(&e->clock, &es->s->it);
     if (rc != CLB_OK)
-        return failf(err, errlen, rc == CLB_EFULL ? CLB_EFULL : CLB_ESTATE,
+        return clb_errf(err, errlen, rc == CLB_EFULL ? CLB_EFULL : CLB_ESTATE,
                      "strategy %" PRIu32 " failed to start: %s", es->id, clb_strerror(rc));
     es->state = SS_RUNNING;
     es->started_ns = e->now_ns;
@@ -2154,40 +2140,40 @@ static int cmd_strategy_create(struct clb_engine *e, json_t *params, json_t **re
                 break;
             used += (size_t)w;
         }
-        return failf(err, errlen, CLB_EINVAL, "type: unknown strategy type \"%.64s\" (known: %s)",
+        return clb_errf(err, errlen, CLB_EINVAL, "type: unknown strategy type \"%.64s\" (known: %s)",
                      type, list);
     }
     struct eng_conn *ec = conn ? conn_find(e, conn) : &e->conns[0];
     if (!ec)
-        return failf(err, errlen, CLB_EINVAL, "connector: no connector named \"%.64s\"", conn);
+        return clb_errf(err, errlen, CLB_EINVAL, "connector: no connector named \"%.64s\"", conn);
     int m = market_find(ec, market);
     if (m < 0)
-        return failf(err, errlen, CLB_EINVAL, "market: connector \"%s\" has no market \"%.64s\"",
+        return clb_errf(err, errlen, CLB_EINVAL, "market: connector \"%s\" has no market \"%.64s\"",
                      ec->name, market);
     if (name && (strlen(name) == 0 || strlen(name) >= 64))
-        return failf(err, errlen, CLB_EINVAL, "name: must be 1 to 63 characters");
+        return clb_errf(err, errlen, CLB_EINVAL, "name: must be 1 to 63 characters");
     if (name) {
         for (const char *c = name; *c; c++)
             if ((unsigned char)*c < 0x20 || *c == 0x7f)
-                return failf(err, errlen, CLB_EINVAL, "name: control characters are not allowed");
+                return clb_errf(err, errlen, CLB_EINVAL, "name: control characters are not allowed");
     }
     json_t *start = json_object_get(params, "start");
     if (start && !json_is_boolean(start))
-        return failf(err, errlen, CLB_EINVAL, "start: must be true or false, not %s",
-                     json_type_name(start));
+        return clb_errf(err, errlen, CLB_EINVAL, "start: must be true or false, not %s",
+                     clb_json_type_name(start));
     if (e->n_strats == CLB_ENGINE_MAX_STRATEGIES)
-        return failf(err, errlen, CLB_EFULL, "at most %d strategies may exist at once",
+        return clb_errf(err, errlen, CLB_EFULL, "at most %d strategies may exist at once",
                      CLB_ENGINE_MAX_STRATEGIES);
     void *cfg = calloc(1, ops->config_size ? ops->config_size : 1);
     if (!cfg)
-        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+        return clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
     clb_params_defaults(ops->params, ops->n_params, cfg);
     struct eng_strategy *es = NULL;
     if ((rc = apply_params(ops, cfg, json_object_get(params, "params"), err, errlen)) != CLB_OK)
         goto fail;
     es = calloc(1, sizeof(*es));
     if (!es) {
-        rc = failf(err, errlen, CLB_ENOMEM, "out of memory");
+        rc = clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
         goto fail;
     }
     es->e = e;
@@ -2204,12 +2190,12 @@ static int cmd_strategy_create(struct clb_engine *e, json_t *params, json_t **re
     char why[200] = "";
     if ((rc = ops->create(cfg, &es->s, why, sizeof(why))) != CLB_OK) {
         es->s = NULL;
-        rc = failf(err, errlen, rc == CLB_ENOMEM ? CLB_ENOMEM : CLB_EINVAL, "params: %s",
+        rc = clb_errf(err, errlen, rc == CLB_ENOMEM ? CLB_ENOMEM : CLB_EINVAL, "params: %s",
                    why[0] ? why : clb_strerror(rc));
         goto fail;
     }
     if ((rc = clb_strategy_attach(es->s, &es->proxy.base, market, es->id, es->name)) != CLB_OK) {
-        rc = failf(err, errlen, rc == CLB_EFULL ? CLB_EFULL : CLB_EINVAL,
+        rc = clb_errf(err, errlen, rc == CLB_EFULL ? CLB_EFULL : CLB_EINVAL,
                    "cannot bind the strategy to %s %s: %s", ec->name, market, clb_strerror(rc));
         goto fail;
     }
@@ -2239,7 +2225,7 @@ static int cmd_strategy_start(struct clb_engine *e, json_t *params, json_t **res
         (rc = get_strategy(e, params, &es, err, errlen)) != CLB_OK)
         return rc;
     if (es->state == SS_RUNNING)
-        return failf(err, errlen, CLB_ESTATE, "strategy %" PRIu32 " is already running", es->id);
+        return clb_errf(err, errlen, CLB_ESTATE, "strategy %" PRIu32 " is already running", es->id);
     if ((rc = strat_start(e, es, err, errlen)) != CLB_OK)
         return rc;
     *result = strategy_json(e, es);
@@ -2256,7 +2242,7 @@ static int cmd_strategy_stop(struct clb_engine *e, json_t *params, json_t **resu
         (rc = get_strategy(e, params, &es, err, errlen)) != CLB_OK)
         return rc;
     if (es->state != SS_RUNNING)
-        return failf(err, errlen, CLB_ESTATE, "strategy %" PRIu32 " is not running (%s)", es->id,
+        return clb_errf(err, errlen, CLB_ESTATE, "strategy %" PRIu32 " is not running (%s)", es->id,
                      sstate_name(es->state));
     strat_stop(e, es);
     *result = strategy_json(e, es);
@@ -2274,39 +2260,39 @@ static int cmd_strategy_update(struct clb_engine *e, json_t *params, json_t **re
         return rc;
     json_t *p = json_object_get(params, "params");
     if (!p)
-        return failf(err, errlen, CLB_EINVAL, "params: required");
+        return clb_errf(err, errlen, CLB_EINVAL, "params: required");
     const struct clb_strategy_ops *ops = es->ops;
     const void *cur = ops->config ? ops->config(es->s) : NULL;
     if (!cur)
-        return failf(err, errlen, CLB_ESTATE, "%s does not expose its parameters", ops->type);
+        return clb_errf(err, errlen, CLB_ESTATE, "%s does not expose its parameters", ops->type);
     size_t sz = ops->config_size ? ops->config_size : 1;
     void *cfg = malloc(sz);
     if (!cfg)
-        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+        return clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
     memcpy(cfg, cur, sz);
     if ((rc = apply_params(ops, cfg, p, err, errlen)) != CLB_OK)
         goto out;
     char why[200] = "";
     if (ops->update_config) {
         if ((rc = ops->update_config(es->s, cfg, why, sizeof(why))) != CLB_OK) {
-            rc = failf(err, errlen, CLB_EINVAL, "params: %s", why[0] ? why : clb_strerror(rc));
+            rc = clb_errf(err, errlen, CLB_EINVAL, "params: %s", why[0] ? why : clb_strerror(rc));
             goto out;
         }
     } else if (es->state == SS_RUNNING) {
-        rc = failf(err, errlen, CLB_ESTATE, "%s parameters cannot change while it runs",
+        rc = clb_errf(err, errlen, CLB_ESTATE, "%s parameters cannot change while it runs",
                    ops->type);
         goto out;
     } else {
         /* fixed parameters: replace the stopped instance */
         struct clb_strategy *ns = NULL;
         if ((rc = ops->create(cfg, &ns, why, sizeof(why))) != CLB_OK) {
-            rc = failf(err, errlen, CLB_EINVAL, "params: %s", why[0] ? why : clb_strerror(rc));
+            rc = clb_errf(err, errlen, CLB_EINVAL, "params: %s", why[0] ? why : clb_strerror(rc));
             goto out;
         }
         if ((rc = clb_strategy_attach(ns, &es->proxy.base, es->ec->markets[es->market].rules.symbol,
                                       es->id, es->name)) != CLB_OK) {
             ops->destroy(ns);
-            rc = failf(err, errlen, CLB_EFULL, "cannot bind the strategy: %s", clb_strerror(rc));
+            rc = clb_errf(err, errlen, CLB_EFULL, "cannot bind the strategy: %s", clb_strerror(rc));
             goto out;
         }
         clb_strategy_detach(es->s);
@@ -2374,16 +2360,16 @@ static int get_dec(json_t *params, const char *key, clb_dec *out, char *err, siz
         format_double(json_real_value(v), buf, sizeof(buf));
         text = buf;
     } else {
-        return failf(err, errlen, CLB_EINVAL, "%s: must be a decimal string like \"0.01\", not %s",
-                     key, json_type_name(v));
+        return clb_errf(err, errlen, CLB_EINVAL, "%s: must be a decimal string like \"0.01\", not %s",
+                     key, clb_json_type_name(v));
     }
     clb_dec d;
     int rc = clb_dec_parse_cstr(text, &d);
     if (rc != CLB_OK)
-        return failf(err, errlen, CLB_EINVAL, "%s: \"%.40s\" is not a decimal (%s)", key, text,
+        return clb_errf(err, errlen, CLB_EINVAL, "%s: \"%.40s\" is not a decimal (%s)", key, text,
                      clb_strerror(rc));
     if (clb_dec_sign(d) <= 0)
-        return failf(err, errlen, CLB_EINVAL, "%s: must be > 0", key);
+        return clb_errf(err, errlen, CLB_EINVAL, "%s: must be > 0", key);
     *out = d;
     return CLB_OK;
 }
@@ -2403,10 +2389,10 @@ static int cmd_order_create(struct clb_engine *e, json_t *params, json_t **resul
         return rc;
     struct eng_conn *ec = conn ? conn_find(e, conn) : &e->conns[0];
     if (!ec)
-        return failf(err, errlen, CLB_EINVAL, "connector: no connector named \"%.64s\"", conn);
+        return clb_errf(err, errlen, CLB_EINVAL, "connector: no connector named \"%.64s\"", conn);
     int m = market_find(ec, market);
     if (m < 0)
-        return failf(err, errlen, CLB_EINVAL, "market: connector \"%s\" has no market \"%.64s\"",
+        return clb_errf(err, errlen, CLB_EINVAL, "market: connector \"%s\" has no market \"%.64s\"",
                      ec->name, market);
     enum clb_side side;
     if (strcmp(side_s, "buy") == 0)
@@ -2414,10 +2400,10 @@ static int cmd_order_create(struct clb_engine *e, json_t *params, json_t **resul
     else if (strcmp(side_s, "sell") == 0)
         side = CLB_SIDE_SELL;
     else
-        return failf(err, errlen, CLB_EINVAL, "side: must be \"buy\" or \"sell\"");
+        return clb_errf(err, errlen, CLB_EINVAL, "side: must be \"buy\" or \"sell\"");
     enum clb_order_type type = CLB_ORDER_LIMIT;
     if (!type_s)
-        return failf(err, errlen, CLB_EINVAL,
+        return clb_errf(err, errlen, CLB_EINVAL,
                      "type: required (\"limit\", \"limit_maker\" or \"market\")");
     if (strcmp(type_s, "limit") == 0)
         type = CLB_ORDER_LIMIT;
@@ -2426,26 +2412,26 @@ static int cmd_order_create(struct clb_engine *e, json_t *params, json_t **resul
     else if (strcmp(type_s, "market") == 0)
         type = CLB_ORDER_MARKET;
     else
-        return failf(err, errlen, CLB_EINVAL,
+        return clb_errf(err, errlen, CLB_EINVAL,
                      "type: must be \"limit\", \"limit_maker\" or \"market\"");
     clb_dec price = clb_dec_make(0, 0), amount;
     if (type == CLB_ORDER_MARKET) {
         if (json_object_get(params, "price"))
-            return failf(err, errlen, CLB_EINVAL, "price: not allowed for a market order");
+            return clb_errf(err, errlen, CLB_EINVAL, "price: not allowed for a market order");
     } else {
         if (!json_object_get(params, "price"))
-            return failf(err, errlen, CLB_EINVAL, "price: required for a %s order", type_s);
+            return clb_errf(err, errlen, CLB_EINVAL, "price: required for a %s order", type_s);
         if ((rc = get_dec(params, "price", &price, err, errlen)) != CLB_OK)
             return rc;
     }
     if (!json_object_get(params, "amount"))
-        return failf(err, errlen, CLB_EINVAL, "amount: required");
+        return clb_errf(err, errlen, CLB_EINVAL, "amount: required");
     if ((rc = get_dec(params, "amount", &amount, err, errlen)) != CLB_OK)
         return rc;
     if (!clb_connector_ready(ec->conn))
-        return failf(err, errlen, CLB_ENOTREADY, "connector \"%s\" is not ready", ec->name);
+        return clb_errf(err, errlen, CLB_ENOTREADY, "connector \"%s\" is not ready", ec->name);
     if (!store_accepts_orders(e))
-        return failf(err, errlen, CLB_ENOTREADY,
+        return clb_errf(err, errlen, CLB_ENOTREADY,
                      "the store is unavailable (database unreachable or its queue backed up): "
                      "new orders are refused until it is back");
     /* Funds check (the venue would reject it later anyway). */
@@ -2454,12 +2440,12 @@ static int cmd_order_create(struct clb_engine *e, json_t *params, json_t **resul
     if (side == CLB_SIDE_SELL) {
         ec->conn->ops->balance(ec->conn, r->base, &total, &avail);
         if (clb_dec_cmp(amount, avail) > 0)
-            return failf(err, errlen, CLB_EINVAL, "amount: exceeds the available %s balance",
+            return clb_errf(err, errlen, CLB_EINVAL, "amount: exceeds the available %s balance",
                          r->base);
     } else if (type != CLB_ORDER_MARKET) {
         ec->conn->ops->balance(ec->conn, r->quote, &total, &avail);
         if (clb_dec_mul(price, amount, &need) != CLB_OK || clb_dec_cmp(need, avail) > 0)
-            return failf(err, errlen, CLB_EINVAL,
+            return clb_errf(err, errlen, CLB_EINVAL,
                          "amount: price * amount exceeds the available %s balance", r->quote);
     }
     struct clb_order_request req = { .market = r->symbol, .side = side, .type = type,
@@ -2473,14 +2459,14 @@ static int cmd_order_create(struct clb_engine *e, json_t *params, json_t **resul
         char q[CLB_DEC_STRLEN], n[CLB_DEC_STRLEN];
         clb_dec_format(r->min_qty, q, sizeof(q));
         clb_dec_format(r->min_notional, n, sizeof(n));
-        return failf(err, errlen, CLB_EINVAL,
+        return clb_errf(err, errlen, CLB_EINVAL,
                      "amount: below the market's minimum after rounding to its step (min amount "
                      "%s, min notional %s %s)", q, n, r->quote);
     }
     if (rc == CLB_EPRECISION || rc == CLB_EOVERFLOW)
-        return failf(err, errlen, CLB_EINVAL, "price/amount: %s", clb_strerror(rc));
+        return clb_errf(err, errlen, CLB_EINVAL, "price/amount: %s", clb_strerror(rc));
     if (rc != CLB_OK)
-        return failf(err, errlen, rc, "order rejected by %s: %s", ec->name, clb_strerror(rc));
+        return clb_errf(err, errlen, rc, "order rejected by %s: %s", ec->name, clb_strerror(rc));
     LOGI(e, "manual order %s placed on %s %s (%s %s)", cid, ec->name, r->symbol, side_s, type_s);
     json_t *res = json_object();
     json_object_set_new(res, "client_order_id", json_string(cid));
@@ -2502,24 +2488,24 @@ static int cmd_order_cancel(struct clb_engine *e, json_t *params, json_t **resul
         return rc;
     struct eng_conn *ec = conn ? conn_find(e, conn) : &e->conns[0];
     if (!ec)
-        return failf(err, errlen, CLB_ENOTFOUND, "connector: no connector named \"%.64s\"", conn);
+        return clb_errf(err, errlen, CLB_ENOTFOUND, "connector: no connector named \"%.64s\"", conn);
     struct eng_order *o = live_find(e, ec->idx, cid);
     if (!o) {
         struct eng_order *f = fin_find(e, ec->idx, cid);
         if (f)
-            return failf(err, errlen, CLB_ESTATE, "order %s is already %s", cid,
+            return clb_errf(err, errlen, CLB_ESTATE, "order %s is already %s", cid,
                          clb_order_state_name(f->state));
-        return failf(err, errlen, CLB_ENOTFOUND, "client_order_id: no order \"%.64s\" on %s", cid,
+        return clb_errf(err, errlen, CLB_ENOTFOUND, "client_order_id: no order \"%.64s\" on %s", cid,
                      ec->name);
     }
     char id[CLB_CLIENT_ID_MAX];
     snprintf(id, sizeof(id), "%s", o->cid);
     rc = ec->conn->ops->cancel(ec->conn, ec->markets[o->market].rules.symbol, id);
     if (rc == CLB_ENOTFOUND)
-        return failf(err, errlen, CLB_ENOTFOUND, "client_order_id: no order \"%s\" on %s", id,
+        return clb_errf(err, errlen, CLB_ENOTFOUND, "client_order_id: no order \"%s\" on %s", id,
                      ec->name);
     if (rc != CLB_OK)
-        return failf(err, errlen, rc == CLB_EFULL ? CLB_EFULL : CLB_ESTATE,
+        return clb_errf(err, errlen, rc == CLB_EFULL ? CLB_EFULL : CLB_ESTATE,
                      "order %s cannot be cancelled: %s", id, clb_strerror(rc));
     LOGI(e, "cancel of %s requested on %s", id, ec->name);
     o = live_find(e, ec->idx, id);
@@ -2544,7 +2530,7 @@ static int cmd_log_level(struct clb_engine *e, json_t *params, json_t **result, 
         return rc;
     enum clb_log_level level;
     if (clb_log_level_parse(lv, &level) != CLB_OK)
-        return failf(err, errlen, CLB_EINVAL,
+        return clb_errf(err, errlen, CLB_EINVAL,
                      "level: must be \"debug\", \"info\", \"warn\" or \"error\"");
     clb_log_set_level(e->log, level);
     LOGI(e, "log level set to %s", clb_log_level_name(level));
@@ -2573,15 +2559,15 @@ static void run_call(struct clb_engine *e, struct eng_call *c)
     c->rc = CLB_EUNSUPPORTED;
     snprintf(c->err, sizeof(c->err), "unknown method \"%.64s\"", c->method);
     if (e->state != ES_RUNNING) {
-        c->rc = failf(c->err, sizeof(c->err), CLB_ESTATE, "the engine is shutting down");
+        c->rc = clb_errf(c->err, sizeof(c->err), CLB_ESTATE, "the engine is shutting down");
         return;
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(commands[i].method, c->method) != 0)
             continue;
         if (!json_is_object(c->params)) {
-            c->rc = failf(c->err, sizeof(c->err), CLB_EINVAL, "params: must be an object, not %s",
-                          json_type_name(c->params));
+            c->rc = clb_errf(c->err, sizeof(c->err), CLB_EINVAL, "params: must be an object, not %s",
+                          clb_json_type_name(c->params));
             return;
         }
         c->err[0] = '\0';
@@ -2700,27 +2686,27 @@ int clb_engine_call(struct clb_engine *e, const char *method, json_t *params, js
     if (err && errlen)
         err[0] = '\0';
     if (!e || !method || !result)
-        return failf(err, errlen, CLB_EINVAL, "invalid arguments");
+        return clb_errf(err, errlen, CLB_EINVAL, "invalid arguments");
     if (on_worker(e))
-        return failf(err, errlen, CLB_ESTATE, "clb_engine_call from the worker thread");
+        return clb_errf(err, errlen, CLB_ESTATE, "clb_engine_call from the worker thread");
     if (strlen(method) >= sizeof(((struct eng_call *)0)->method))
-        return failf(err, errlen, CLB_EUNSUPPORTED, "unknown method");
+        return clb_errf(err, errlen, CLB_EUNSUPPORTED, "unknown method");
     struct eng_call *c = calloc(1, sizeof(*c));
     if (!c)
-        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+        return clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     if (pthread_mutex_init(&c->mu, NULL) != 0) {
         pthread_condattr_destroy(&ca);
         free(c);
-        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+        return clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
     }
     if (pthread_cond_init(&c->cv, &ca) != 0) {
         pthread_condattr_destroy(&ca);
         pthread_mutex_destroy(&c->mu);
         free(c);
-        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+        return clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
     }
     pthread_condattr_destroy(&ca);
     snprintf(c->method, sizeof(c->method), "%s", method);
@@ -2728,7 +2714,7 @@ int clb_engine_call(struct clb_engine *e, const char *method, json_t *params, js
     if (!c->params) {
         c->refs = 1;
         call_release(c);
-        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+        return clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
     }
     c->refs = 2; /* caller + worker */
     pthread_mutex_lock(&e->q_mu);
@@ -2743,7 +2729,7 @@ int clb_engine_call(struct clb_engine *e, const char *method, json_t *params, js
     if (rc != CLB_OK) {
         c->refs = 1;
         call_release(c);
-        return failf(err, errlen, rc, rc == CLB_ESTATE ? "the engine is stopped"
+        return clb_errf(err, errlen, rc, rc == CLB_ESTATE ? "the engine is stopped"
                                                         : "the engine's command queue is full");
     }
     uint64_t one = 1;
@@ -2767,11 +2753,11 @@ int clb_engine_call(struct clb_engine *e, const char *method, json_t *params, js
             *result = c->result;
             c->result = NULL;
         } else {
-            failf(err, errlen, rc, "%s", c->err[0] ? c->err : clb_strerror(rc));
+            clb_errf(err, errlen, rc, "%s", c->err[0] ? c->err : clb_strerror(rc));
         }
     } else {
         c->abandoned = true;
-        rc = failf(err, errlen, CLB_ETIMEDOUT, "the engine did not answer within %d ms",
+        rc = clb_errf(err, errlen, CLB_ETIMEDOUT, "the engine did not answer within %d ms",
                    timeout_ms);
     }
     pthread_mutex_unlock(&c->mu);
@@ -3105,7 +3091,7 @@ static int deposit_recovered(struct eng_conn *ec, const struct engine_spec *sp,
         for (uint32_t k = 0; st->deltas[d].asset && k < ec->n_assets; k++)
             has = has || strcmp(ec->assets[k], st->deltas[d].asset) == 0;
         if (!has)
-            return failf(err, errlen, CLB_EINVAL,
+            return clb_errf(err, errlen, CLB_EINVAL,
                          "recovered balances of %s: asset \"%.40s\" is not traded by it",
                          ec->name, st->deltas[d].asset ? st->deltas[d].asset : "");
     }
@@ -3119,16 +3105,16 @@ static int deposit_recovered(struct eng_conn *ec, const struct engine_spec *sp,
             if (strcmp(st->deltas[d].asset, ec->assets[k]) == 0)
                 rc = clb_dec_add(total, st->deltas[d].amount, &total);
         if (rc != CLB_OK)
-            return failf(err, errlen, CLB_EINVAL, "recovered balance %s.%s: %s", ec->name,
+            return clb_errf(err, errlen, CLB_EINVAL, "recovered balance %s.%s: %s", ec->name,
                          ec->assets[k], clb_strerror(rc));
         if (clb_dec_sign(total) < 0)
-            return failf(err, errlen, CLB_EINVAL, "recovered balance %s.%s is negative",
+            return clb_errf(err, errlen, CLB_EINVAL, "recovered balance %s.%s is negative",
                          ec->name, ec->assets[k]);
         if (clb_dec_is_zero(total))
             continue;
         if ((rc = clb_paper_deposit(ec->paper, ec->assets[k], clb_dec_normalize(total))) !=
             CLB_OK)
-            return failf(err, errlen, CLB_EINVAL, "recovered balance %s.%s: cannot deposit: %s",
+            return clb_errf(err, errlen, CLB_EINVAL, "recovered balance %s.%s: cannot deposit: %s",
                          ec->name, ec->assets[k], clb_strerror(rc));
     }
     return CLB_OK;
@@ -3161,16 +3147,16 @@ static int setup_connector(struct clb_engine *e, const struct engine_spec *sp,
     }
     int rc = clb_paper_create(&pc, &ec->paper);
     if (rc != CLB_OK)
-        return failf(err, errlen, rc, "connectors[%zu]: %s", i, clb_strerror(rc));
+        return clb_errf(err, errlen, rc, "connectors[%zu]: %s", i, clb_strerror(rc));
     ec->conn = clb_paper_connector(ec->paper);
     if (clb_event_subscribe(&ec->bus, CLB_EV_MASK_ORDERS, on_order_event, ec) < 0)
-        return failf(err, errlen, CLB_EFULL, "connectors[%zu]: event bus full", i);
+        return clb_errf(err, errlen, CLB_EFULL, "connectors[%zu]: event bus full", i);
     for (size_t m = 0; m < cs->n_markets; m++) {
         struct eng_market *mk = &ec->markets[ec->n_markets];
         mk->preset = cs->markets[m];
         preset_rules(mk->preset, &mk->rules);
         if ((rc = clb_paper_add_market(ec->paper, &mk->rules, &mk->paper_idx)) != CLB_OK)
-            return failf(err, errlen, rc, "connectors[%zu].markets[%zu]: %s", i, m,
+            return clb_errf(err, errlen, rc, "connectors[%zu].markets[%zu]: %s", i, m,
                          clb_strerror(rc));
         char topic[sizeof(mk->topic)];
         snprintf(topic, sizeof(topic), "book:%s:%s", cs->name, mk->rules.symbol);
@@ -3178,7 +3164,7 @@ static int setup_connector(struct clb_engine *e, const struct engine_spec *sp,
         ec->n_markets++;
         if ((rc = add_asset(ec, mk->rules.base)) != CLB_OK ||
             (rc = add_asset(ec, mk->rules.quote)) != CLB_OK)
-            return failf(err, errlen, rc, "connectors[%zu]: too many assets", i);
+            return clb_errf(err, errlen, rc, "connectors[%zu]: too many assets", i);
     }
     if (!cs_start) {
         for (size_t b = 0; b < sp->n_bal; b++) {
@@ -3189,14 +3175,14 @@ static int setup_connector(struct clb_engine *e, const struct engine_spec *sp,
                 continue;
             if ((rc = clb_paper_deposit(ec->paper, sp->bal[b].asset, sp->bal[b].amount)) !=
                 CLB_OK)
-                return failf(err, errlen, CLB_EINVAL, "balances.%s: cannot deposit: %s",
+                return clb_errf(err, errlen, CLB_EINVAL, "balances.%s: cannot deposit: %s",
                              sp->bal[b].asset, clb_strerror(rc));
         }
     } else if ((rc = deposit_recovered(ec, sp, cs_start, err, errlen)) != CLB_OK) {
         return rc;
     }
     if ((rc = clb_clock_add(&e->clock, &ec->conn->it)) != CLB_OK)
-        return failf(err, errlen, rc, "connectors[%zu]: %s", i, clb_strerror(rc));
+        return clb_errf(err, errlen, rc, "connectors[%zu]: %s", i, clb_strerror(rc));
     return CLB_OK;
 }
 
@@ -3219,7 +3205,7 @@ static int setup_sources(struct clb_engine *e, int64_t start_ns, char *err, size
         uint64_t seed = clb_splitmix64(&x);
         int rc = clb_synth_init(&src->synth, &sp, seed);
         if (rc != CLB_OK)
-            return failf(err, errlen, rc, "sim market %s: %s", src->preset->symbol,
+            return clb_errf(err, errlen, rc, "sim market %s: %s", src->preset->symbol,
                          clb_strerror(rc));
         src->inited = true;
         clb_synth_next(&src->synth, &src->next);
@@ -3234,10 +3220,10 @@ int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **o
     if (err && errlen)
         err[0] = '\0';
     if (!cfg || !out)
-        return failf(err, errlen, CLB_EINVAL, "invalid arguments");
+        return clb_errf(err, errlen, CLB_EINVAL, "invalid arguments");
     struct engine_spec *sp = malloc(sizeof(*sp));
     if (!sp)
-        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+        return clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
     int rc = parse_spec(cfg, sp, err, errlen);
     if (rc != CLB_OK) {
         free(sp);
@@ -3246,7 +3232,7 @@ int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **o
     struct clb_engine *e = calloc(1, sizeof(*e));
     if (!e) {
         free(sp);
-        return failf(err, errlen, CLB_ENOMEM, "out of memory");
+        return clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
     }
     e->cfg = *cfg;
     e->cfg.connectors = NULL; /* borrowed: not kept */
@@ -3280,7 +3266,7 @@ int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **o
     if (cfg->log) {
         e->log = cfg->log;
     } else if ((rc = clb_log_create(stderr, CLB_LOG_INFO, &e->log)) != CLB_OK) {
-        rc = failf(err, errlen, rc, "logger: %s", clb_strerror(rc));
+        rc = clb_errf(err, errlen, rc, "logger: %s", clb_strerror(rc));
         goto fail;
     } else {
         e->own_log = true;
@@ -3288,7 +3274,7 @@ int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **o
     e->cmd_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     e->feed_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (e->cmd_efd < 0 || e->feed_efd < 0) {
-        rc = failf(err, errlen, CLB_EIO, "eventfd: %s", strerror(errno));
+        rc = clb_errf(err, errlen, CLB_EIO, "eventfd: %s", strerror(errno));
         goto fail;
     }
     e->feed_cap = e->cfg.event_feed_capacity;
@@ -3297,13 +3283,13 @@ int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **o
     e->trades = calloc(CLB_ENGINE_KEEP_TRADES, sizeof(*e->trades));
     e->conns = calloc(CLB_ENGINE_MAX_CONNECTORS, sizeof(*e->conns));
     if (!e->ring || !e->fin || !e->trades || !e->conns) {
-        rc = failf(err, errlen, CLB_ENOMEM, "out of memory");
+        rc = clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
         goto fail;
     }
     struct clb_clock_config cc = { .mode = CLB_CLOCK_REALTIME, .tick_ns = cfg->tick_ms * NS_PER_MS,
                                    .on_error = on_clock_error, .error_ud = e };
     if ((rc = clb_clock_init(&e->clock, &cc)) != CLB_OK) {
-        rc = failf(err, errlen, CLB_EINVAL, "tick_ms: %s", clb_strerror(rc));
+        rc = clb_errf(err, errlen, CLB_EINVAL, "tick_ms: %s", clb_strerror(rc));
         goto fail;
     }
     e->clock_inited = true;
@@ -3313,7 +3299,7 @@ int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **o
             known = known || (cfg->conn_start[i].connector &&
                               strcmp(cfg->conn_start[i].connector, sp->conns[c].name) == 0);
         if (!known) {
-            rc = failf(err, errlen, CLB_EINVAL, "conn_start[%zu]: not a configured connector", i);
+            rc = clb_errf(err, errlen, CLB_EINVAL, "conn_start[%zu]: not a configured connector", i);
             goto fail;
         }
     }
@@ -3331,7 +3317,7 @@ int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **o
         n_books += e->conns[i].n_markets;
     e->slots = calloc(SNAP_FIXED_ + n_books, sizeof(*e->slots));
     if (!e->slots) {
-        rc = failf(err, errlen, CLB_ENOMEM, "out of memory");
+        rc = clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < SNAP_FIXED_; i++)
@@ -3353,7 +3339,7 @@ int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **o
         for (uint32_t m = 0; m < e->conns[i].n_markets; m++)
             publish_book(e, &e->conns[i], m, mono_ns());
     if (pthread_create(&e->worker, NULL, worker_main, e) != 0) {
-        rc = failf(err, errlen, CLB_EIO, "cannot start the worker thread");
+        rc = clb_errf(err, errlen, CLB_EIO, "cannot start the worker thread");
         goto fail;
     }
     e->worker_started = true;

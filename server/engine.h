@@ -301,4 +301,8 @@ int clb_engine_feed_fd(struct clb_engine *e);
  * Valid until clb_engine_destroy. */
 struct clb_log *clb_engine_log(struct clb_engine *e);
 
+/* "an object", "a string", "an integer", ... for error messages that say
+ * what a JSON value was instead of what was expected. */
+const char *clb_json_type_name(const json_t *v);
+
 #endif

@@ -29,20 +29,6 @@
  * prefix). */
 #define RECOVERY_PAPER_PREFIX "clb-"
 
-static int failf(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int failf(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 /* The paper connectors named by the engine config's "connectors" array
  * (NULL = the default "paper" connector). Entries without a string name or
  * of another type are skipped: the engine validates the config. */
@@ -125,13 +111,13 @@ static int close_open_orders(struct clb_store *st, struct clb_recovery *r, int64
     if (rc == CLB_OK)
         rc = l.rc;
     if (rc != CLB_OK) {
-        rc = failf(err, errlen, rc, "loading open orders: %s",
+        rc = clb_errf(err, errlen, rc, "loading open orders: %s",
                    l.rc ? clb_strerror(l.rc) : clb_store_errmsg(st));
         goto out;
     }
     struct clb_store_rec *recs = calloc(RECOVERY_WRITE_BATCH, sizeof(*recs));
     if (!recs && l.n) {
-        rc = failf(err, errlen, CLB_ENOMEM, "out of memory");
+        rc = clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < l.n && rc == CLB_OK;) {
@@ -153,7 +139,7 @@ static int close_open_orders(struct clb_store *st, struct clb_recovery *r, int64
         }
         rc = clb_store_write(st, recs, n);
         if (rc != CLB_OK)
-            rc = failf(err, errlen, rc, "closing open orders: %s", clb_store_errmsg(st));
+            rc = clb_errf(err, errlen, rc, "closing open orders: %s", clb_store_errmsg(st));
         else
             r->orders_closed += n;
     }
@@ -296,10 +282,10 @@ static int scan(struct clb_store *st, struct clb_recovery *r, size_t c, bool fil
         int rc = fills ? clb_store_fills_list(st, &q, on_fill, &fp, &next)
                        : clb_store_orders_list(st, &q, on_order, &r->conns[c].nonce_base, &next);
         if (rc != CLB_OK)
-            return failf(err, errlen, rc, "reading the %s of %s: %s", fills ? "fills" : "orders",
+            return clb_errf(err, errlen, rc, "reading the %s of %s: %s", fills ? "fills" : "orders",
                          r->names[c], clb_store_errmsg(st));
         if (fp.rc != CLB_OK)
-            return failf(err, errlen, fp.rc == CLB_EFULL ? CLB_EFULL : CLB_EINVAL, "%s",
+            return clb_errf(err, errlen, fp.rc == CLB_EFULL ? CLB_EFULL : CLB_EINVAL, "%s",
                          fp.why);
         if (next == 0)
             return CLB_OK;
@@ -315,7 +301,7 @@ int clb_recovery_run(struct clb_store *st, json_t *connectors, int64_t now_ms,
     if (err && errlen)
         err[0] = '\0';
     if (!st || !r)
-        return failf(err, errlen, CLB_EINVAL, "invalid arguments");
+        return clb_errf(err, errlen, CLB_EINVAL, "invalid arguments");
     collect_paper(connectors, r);
     int rc = close_open_orders(st, r, now_ms, err, errlen);
     if (rc != CLB_OK)

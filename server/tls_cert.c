@@ -25,20 +25,6 @@
 
 #include "error.h"
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 /* The latest OpenSSL error as text (and the queue cleared). */
 static const char *ssl_reason(char *buf, size_t cap)
 {
@@ -88,13 +74,13 @@ int clb_tls_selfsigned_pem(char **cert_pem, char **key_pem, char *err, size_t er
 
     pkey = EVP_EC_gen("P-256");
     if (!pkey) {
-        rc = fail(err, errlen, CLB_EIO, "key generation: %s", ssl_reason(why, sizeof(why)));
+        rc = clb_errf(err, errlen, CLB_EIO, "key generation: %s", ssl_reason(why, sizeof(why)));
         goto out;
     }
     x = X509_new();
     serial = BN_new();
     if (!x || !serial) {
-        rc = fail(err, errlen, CLB_ENOMEM, "out of memory");
+        rc = clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
         goto out;
     }
     X509_NAME *name = X509_get_subject_name(x);
@@ -110,7 +96,7 @@ int clb_tls_selfsigned_pem(char **cert_pem, char **key_pem, char *err, size_t er
         !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
                                     (const unsigned char *)"localhost", -1, -1, 0) ||
         !X509_set_issuer_name(x, name)) {
-        rc = fail(err, errlen, CLB_EIO, "certificate fields: %s", ssl_reason(why, sizeof(why)));
+        rc = clb_errf(err, errlen, CLB_EIO, "certificate fields: %s", ssl_reason(why, sizeof(why)));
         goto out;
     }
     X509V3_set_ctx_nodb(&ctx);
@@ -120,19 +106,19 @@ int clb_tls_selfsigned_pem(char **cert_pem, char **key_pem, char *err, size_t er
         !add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature") ||
         !add_ext(x, &ctx, NID_ext_key_usage, "serverAuth") ||
         !add_ext(x, &ctx, NID_subject_key_identifier, "hash")) {
-        rc = fail(err, errlen, CLB_EIO, "certificate extensions: %s",
+        rc = clb_errf(err, errlen, CLB_EIO, "certificate extensions: %s",
                   ssl_reason(why, sizeof(why)));
         goto out;
     }
     if (!X509_sign(x, pkey, EVP_sha256())) {
-        rc = fail(err, errlen, CLB_EIO, "signing: %s", ssl_reason(why, sizeof(why)));
+        rc = clb_errf(err, errlen, CLB_EIO, "signing: %s", ssl_reason(why, sizeof(why)));
         goto out;
     }
     cb = BIO_new(BIO_s_mem());
     kb = BIO_new(BIO_s_mem());
     if (!cb || !kb || !PEM_write_bio_X509(cb, x) ||
         !PEM_write_bio_PrivateKey(kb, pkey, NULL, NULL, 0, NULL, NULL)) {
-        rc = fail(err, errlen, CLB_EIO, "PEM encoding: %s", ssl_reason(why, sizeof(why)));
+        rc = clb_errf(err, errlen, CLB_EIO, "PEM encoding: %s", ssl_reason(why, sizeof(why)));
         goto out;
     }
     *cert_pem = bio_text(cb);
@@ -143,7 +129,7 @@ int clb_tls_selfsigned_pem(char **cert_pem, char **key_pem, char *err, size_t er
             OPENSSL_cleanse(*key_pem, strlen(*key_pem));
         free(*key_pem);
         *cert_pem = *key_pem = NULL;
-        rc = fail(err, errlen, CLB_ENOMEM, "out of memory");
+        rc = clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
         goto out;
     }
     rc = CLB_OK;
@@ -161,11 +147,11 @@ static int write_private(const char *path, const char *text, char *err, size_t e
 {
     char tmp[4200];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-        return fail(err, errlen, CLB_ERANGE, "%s: path too long", path);
+        return clb_errf(err, errlen, CLB_ERANGE, "%s: path too long", path);
     unlink(tmp); /* a leftover of an interrupted run */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
-        return fail(err, errlen, CLB_EIO, "%s: %s", tmp, strerror(errno));
+        return clb_errf(err, errlen, CLB_EIO, "%s: %s", tmp, strerror(errno));
     size_t len = strlen(text), off = 0;
     while (off < len) {
         ssize_t w = write(fd, text + off, len - off);
@@ -175,7 +161,7 @@ static int write_private(const char *path, const char *text, char *err, size_t e
             int e = errno;
             close(fd);
             unlink(tmp);
-            return fail(err, errlen, CLB_EIO, "%s: %s", tmp, strerror(e));
+            return clb_errf(err, errlen, CLB_EIO, "%s: %s", tmp, strerror(e));
         }
         off += (size_t)w;
     }
@@ -183,13 +169,13 @@ static int write_private(const char *path, const char *text, char *err, size_t e
         int e = errno;
         close(fd);
         unlink(tmp);
-        return fail(err, errlen, CLB_EIO, "%s: %s", tmp, strerror(e));
+        return clb_errf(err, errlen, CLB_EIO, "%s: %s", tmp, strerror(e));
     }
     close(fd);
     if (rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
-        return fail(err, errlen, CLB_EIO, "%s: %s", path, strerror(e));
+        return clb_errf(err, errlen, CLB_EIO, "%s: %s", path, strerror(e));
     }
     return CLB_OK;
 }
@@ -200,15 +186,15 @@ int clb_tls_ensure_selfsigned(const char *data_dir, char *cert_path, char *key_p
     char dir[4096];
     *created = false;
     if (!data_dir || !*data_dir)
-        return fail(err, errlen, CLB_EINVAL, "no data directory");
+        return clb_errf(err, errlen, CLB_EINVAL, "no data directory");
     if (snprintf(dir, sizeof(dir), "%s/tls", data_dir) >= (int)sizeof(dir) ||
         snprintf(cert_path, cap, "%s/cert.pem", dir) >= (int)cap ||
         snprintf(key_path, cap, "%s/key.pem", dir) >= (int)cap)
-        return fail(err, errlen, CLB_ERANGE, "%s: path too long", data_dir);
+        return clb_errf(err, errlen, CLB_ERANGE, "%s: path too long", data_dir);
     if (access(cert_path, F_OK) == 0 && access(key_path, F_OK) == 0)
         return CLB_OK;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return fail(err, errlen, CLB_EIO, "%s: %s", dir, strerror(errno));
+        return clb_errf(err, errlen, CLB_EIO, "%s: %s", dir, strerror(errno));
     char *cert = NULL, *key = NULL;
     int rc = clb_tls_selfsigned_pem(&cert, &key, err, errlen);
     if (rc != CLB_OK)
@@ -229,12 +215,12 @@ int clb_tls_fingerprint(const char *cert_path, char *out, size_t cap, char *err,
 {
     FILE *f = fopen(cert_path, "rb");
     if (!f)
-        return fail(err, errlen, CLB_EIO, "%s: %s", cert_path, strerror(errno));
+        return clb_errf(err, errlen, CLB_EIO, "%s: %s", cert_path, strerror(errno));
     X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
     fclose(f);
     if (!x) {
         char why[256];
-        return fail(err, errlen, CLB_EIO, "%s: not a PEM certificate (%s)", cert_path,
+        return clb_errf(err, errlen, CLB_EIO, "%s: not a PEM certificate (%s)", cert_path,
                     ssl_reason(why, sizeof(why)));
     }
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -242,9 +228,9 @@ int clb_tls_fingerprint(const char *cert_path, char *out, size_t cap, char *err,
     int ok = X509_digest(x, EVP_sha256(), md, &n);
     X509_free(x);
     if (!ok)
-        return fail(err, errlen, CLB_EIO, "%s: digest failed", cert_path);
+        return clb_errf(err, errlen, CLB_EIO, "%s: digest failed", cert_path);
     if (cap < (size_t)n * 3)
-        return fail(err, errlen, CLB_ERANGE, "fingerprint buffer too small");
+        return clb_errf(err, errlen, CLB_ERANGE, "fingerprint buffer too small");
     for (unsigned int i = 0; i < n; i++)
         snprintf(out + i * 3, cap - i * 3, "%02X%s", md[i], i + 1 < n ? ":" : "");
     return CLB_OK;

@@ -23,18 +23,6 @@
 
 #include "error.h"
 
-/* Writes a formatted reason into err (if there is room) and returns rc. */
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 static void *field(void *cfg, const struct clb_param_spec *p)
 {
     return (char *)cfg + p->offset;
@@ -133,14 +121,14 @@ static int parse_double(const struct clb_param_spec *p, const char *v, double *o
         }
     }
     if (!digits)
-        return fail(CLB_EPARSE, err, errlen, "%s: expected a number, got \"%s\"", p->name, v);
+        return clb_errf(err, errlen, CLB_EPARSE, "%s: expected a number, got \"%s\"", p->name, v);
     char *end = NULL;
     errno = 0;
     double x = strtod(v, &end);
     if (end == v || *end != '\0')
-        return fail(CLB_EPARSE, err, errlen, "%s: expected a number, got \"%s\"", p->name, v);
+        return clb_errf(err, errlen, CLB_EPARSE, "%s: expected a number, got \"%s\"", p->name, v);
     if (!isfinite(x) || (errno == ERANGE && fabs(x) > 1.0))
-        return fail(CLB_ERANGE, err, errlen, "%s: %s is not a finite number", p->name, v);
+        return clb_errf(err, errlen, CLB_ERANGE, "%s: %s is not a finite number", p->name, v);
     if (errno == ERANGE)
         x = 0.0; /* underflow to a denormal/zero: keep it, the range check follows */
     *out = x;
@@ -151,7 +139,7 @@ static int check_range(const struct clb_param_spec *p, double x, const char *v, 
                        size_t errlen)
 {
     if (x < p->min || x > p->max)
-        return fail(CLB_ERANGE, err, errlen, "%s: %s is outside [%.10g, %.10g]%s%s", p->name, v,
+        return clb_errf(err, errlen, CLB_ERANGE, "%s: %s is outside [%.10g, %.10g]%s%s", p->name, v,
                     p->min, p->max, unit_sep(p), unit_of(p));
     return CLB_OK;
 }
@@ -163,14 +151,14 @@ static int parse_int(const struct clb_param_spec *p, const char *v, long long *o
     if (*s == '+' || *s == '-')
         s++;
     if (*s < '0' || *s > '9')
-        return fail(CLB_EPARSE, err, errlen, "%s: expected an integer, got \"%s\"", p->name, v);
+        return clb_errf(err, errlen, CLB_EPARSE, "%s: expected an integer, got \"%s\"", p->name, v);
     char *end = NULL;
     errno = 0;
     long long x = strtoll(v, &end, 10);
     if (*end != '\0')
-        return fail(CLB_EPARSE, err, errlen, "%s: expected an integer, got \"%s\"", p->name, v);
+        return clb_errf(err, errlen, CLB_EPARSE, "%s: expected an integer, got \"%s\"", p->name, v);
     if (errno == ERANGE)
-        return fail(CLB_ERANGE, err, errlen, "%s: %s is outside [%.10g, %.10g]%s%s", p->name, v,
+        return clb_errf(err, errlen, CLB_ERANGE, "%s: %s is outside [%.10g, %.10g]%s%s", p->name, v,
                     p->min, p->max, unit_sep(p), unit_of(p));
     *out = x;
     return CLB_OK;
@@ -191,7 +179,7 @@ static int parse_bool(const struct clb_param_spec *p, const char *v, bool *out, 
             return CLB_OK;
         }
     }
-    return fail(CLB_EPARSE, err, errlen, "%s: expected true or false, got \"%s\"", p->name, v);
+    return clb_errf(err, errlen, CLB_EPARSE, "%s: expected true or false, got \"%s\"", p->name, v);
 }
 
 static int parse_enum(const struct clb_param_spec *p, const char *v, int *out, char *err,
@@ -214,7 +202,7 @@ static int parse_enum(const struct clb_param_spec *p, const char *v, int *out, c
             break;
         used += (size_t)w;
     }
-    return fail(CLB_EPARSE, err, errlen, "%s: \"%s\" is not one of: %s", p->name, v, list);
+    return clb_errf(err, errlen, CLB_EPARSE, "%s: \"%s\" is not one of: %s", p->name, v, list);
 }
 
 int clb_params_set(const struct clb_param_spec *spec, size_t n, void *cfg, const char *key,
@@ -223,10 +211,10 @@ int clb_params_set(const struct clb_param_spec *spec, size_t n, void *cfg, const
     if (err && errlen > 0)
         err[0] = '\0';
     if (!spec || !cfg || !key || !value)
-        return fail(CLB_EINVAL, err, errlen, "invalid arguments");
+        return clb_errf(err, errlen, CLB_EINVAL, "invalid arguments");
     const struct clb_param_spec *p = clb_params_find(spec, n, key);
     if (!p)
-        return fail(CLB_ENOTFOUND, err, errlen, "unknown parameter \"%s\"", key);
+        return clb_errf(err, errlen, CLB_ENOTFOUND, "unknown parameter \"%s\"", key);
 
     switch (p->type) {
     case CLB_PARAM_DOUBLE: {
@@ -268,13 +256,13 @@ int clb_params_set(const struct clb_param_spec *spec, size_t n, void *cfg, const
     case CLB_PARAM_STRING: {
         size_t len = strlen(value);
         if (len >= CLB_PARAM_STRMAX)
-            return fail(CLB_ERANGE, err, errlen, "%s: value longer than %d characters", p->name,
+            return clb_errf(err, errlen, CLB_ERANGE, "%s: value longer than %d characters", p->name,
                         CLB_PARAM_STRMAX - 1);
         memcpy(field(cfg, p), value, len + 1);
         return CLB_OK;
     }
     }
-    return fail(CLB_EINVAL, err, errlen, "%s: unsupported parameter type", p->name);
+    return clb_errf(err, errlen, CLB_EINVAL, "%s: unsupported parameter type", p->name);
 }
 
 int clb_params_set_kv(const struct clb_param_spec *spec, size_t n, void *cfg, const char *kv,
@@ -283,14 +271,14 @@ int clb_params_set_kv(const struct clb_param_spec *spec, size_t n, void *cfg, co
     if (err && errlen > 0)
         err[0] = '\0';
     if (!spec || !cfg || !kv)
-        return fail(CLB_EINVAL, err, errlen, "invalid arguments");
+        return clb_errf(err, errlen, CLB_EINVAL, "invalid arguments");
     const char *eq = strchr(kv, '=');
     if (!eq || eq == kv)
-        return fail(CLB_EPARSE, err, errlen, "expected key=value, got \"%s\"", kv);
+        return clb_errf(err, errlen, CLB_EPARSE, "expected key=value, got \"%s\"", kv);
     size_t keylen = (size_t)(eq - kv);
     const struct clb_param_spec *p = find_n(spec, n, kv, keylen);
     if (!p)
-        return fail(CLB_ENOTFOUND, err, errlen, "unknown parameter \"%.*s\"",
+        return clb_errf(err, errlen, CLB_ENOTFOUND, "unknown parameter \"%.*s\"",
                     keylen > INT_MAX ? INT_MAX : (int)keylen, kv);
     return clb_params_set(spec, n, cfg, p->name, eq + 1, err, errlen);
 }
@@ -342,7 +330,7 @@ int clb_params_check(const struct clb_param_spec *spec, size_t n, const void *cf
     if (err && errlen > 0)
         err[0] = '\0';
     if (!spec || !cfg)
-        return fail(CLB_EINVAL, err, errlen, "invalid arguments");
+        return clb_errf(err, errlen, CLB_EINVAL, "invalid arguments");
     for (size_t i = 0; i < n; i++) {
         const struct clb_param_spec *p = &spec[i];
         const void *f = cfield(cfg, p);
@@ -350,14 +338,14 @@ int clb_params_check(const struct clb_param_spec *spec, size_t n, const void *cf
         case CLB_PARAM_DOUBLE: {
             double x = *(const double *)f;
             if (!isfinite(x) || x < p->min || x > p->max)
-                return fail(CLB_ERANGE, err, errlen, "%s: %.10g is outside [%.10g, %.10g]%s%s",
+                return clb_errf(err, errlen, CLB_ERANGE, "%s: %.10g is outside [%.10g, %.10g]%s%s",
                             p->name, x, p->min, p->max, unit_sep(p), unit_of(p));
             break;
         }
         case CLB_PARAM_INT: {
             long long x = *(const long long *)f;
             if ((double)x < p->min || (double)x > p->max)
-                return fail(CLB_ERANGE, err, errlen, "%s: %lld is outside [%.10g, %.10g]%s%s",
+                return clb_errf(err, errlen, CLB_ERANGE, "%s: %lld is outside [%.10g, %.10g]%s%s",
                             p->name, x, p->min, p->max, unit_sep(p), unit_of(p));
             break;
         }
@@ -366,13 +354,13 @@ int clb_params_check(const struct clb_param_spec *spec, size_t n, const void *cf
         case CLB_PARAM_ENUM: {
             int x = *(const int *)f;
             if (x < 0 || (size_t)x >= count_choices(p))
-                return fail(CLB_ERANGE, err, errlen, "%s: %d is not a valid choice", p->name, x);
+                return clb_errf(err, errlen, CLB_ERANGE, "%s: %d is not a valid choice", p->name, x);
             break;
         }
         case CLB_PARAM_STRING: {
             const char *s = f;
             if (memchr(s, '\0', CLB_PARAM_STRMAX) == NULL)
-                return fail(CLB_ERANGE, err, errlen, "%s: value longer than %d characters",
+                return clb_errf(err, errlen, CLB_ERANGE, "%s: value longer than %d characters",
                             p->name, CLB_PARAM_STRMAX - 1);
             break;
         }
