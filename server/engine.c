@@ -2113,6 +2113,15 @@ static void strat_free(struct eng_strategy *es)
     free(es);
 }
 
+/* The common start of the commands that address one strategy: only `keys`
+ * are allowed, and "id" names an existing strategy. */
+static int strategy_args(struct clb_engine *e, json_t *params, const char *const *keys,
+                         struct eng_strategy **es, char *err, size_t errlen)
+{
+    int rc = check_keys(params, keys, err, errlen);
+    return rc != CLB_OK ? rc : get_strategy(e, params, es, err, errlen);
+}
+
 static int cmd_strategy_create(struct clb_engine *e, json_t *params, json_t **result, char *err,
                                size_t errlen)
 {
@@ -2220,9 +2229,8 @@ static int cmd_strategy_start(struct clb_engine *e, json_t *params, json_t **res
 {
     static const char *const keys[] = { "id", NULL };
     struct eng_strategy *es;
-    int rc;
-    if ((rc = check_keys(params, keys, err, errlen)) != CLB_OK ||
-        (rc = get_strategy(e, params, &es, err, errlen)) != CLB_OK)
+    int rc = strategy_args(e, params, keys, &es, err, errlen);
+    if (rc != CLB_OK)
         return rc;
     if (es->state == SS_RUNNING)
         return clb_errf(err, errlen, CLB_ESTATE, "strategy %" PRIu32 " is already running", es->id);
@@ -2237,9 +2245,8 @@ static int cmd_strategy_stop(struct clb_engine *e, json_t *params, json_t **resu
 {
     static const char *const keys[] = { "id", NULL };
     struct eng_strategy *es;
-    int rc;
-    if ((rc = check_keys(params, keys, err, errlen)) != CLB_OK ||
-        (rc = get_strategy(e, params, &es, err, errlen)) != CLB_OK)
+    int rc = strategy_args(e, params, keys, &es, err, errlen);
+    if (rc != CLB_OK)
         return rc;
     if (es->state != SS_RUNNING)
         return clb_errf(err, errlen, CLB_ESTATE, "strategy %" PRIu32 " is not running (%s)", es->id,
@@ -2254,9 +2261,8 @@ static int cmd_strategy_update(struct clb_engine *e, json_t *params, json_t **re
 {
     static const char *const keys[] = { "id", "params", NULL };
     struct eng_strategy *es;
-    int rc;
-    if ((rc = check_keys(params, keys, err, errlen)) != CLB_OK ||
-        (rc = get_strategy(e, params, &es, err, errlen)) != CLB_OK)
+    int rc = strategy_args(e, params, keys, &es, err, errlen);
+    if (rc != CLB_OK)
         return rc;
     json_t *p = json_object_get(params, "params");
     if (!p)
@@ -2311,9 +2317,8 @@ static int cmd_strategy_delete(struct clb_engine *e, json_t *params, json_t **re
 {
     static const char *const keys[] = { "id", NULL };
     struct eng_strategy *es;
-    int rc;
-    if ((rc = check_keys(params, keys, err, errlen)) != CLB_OK ||
-        (rc = get_strategy(e, params, &es, err, errlen)) != CLB_OK)
+    int rc = strategy_args(e, params, keys, &es, err, errlen);
+    if (rc != CLB_OK)
         return rc;
     if (es->state == SS_RUNNING)
         strat_stop(e, es);
@@ -2337,9 +2342,8 @@ static int cmd_indicators(struct clb_engine *e, json_t *params, json_t **result,
 {
     static const char *const keys[] = { "id", NULL };
     struct eng_strategy *es;
-    int rc;
-    if ((rc = check_keys(params, keys, err, errlen)) != CLB_OK ||
-        (rc = get_strategy(e, params, &es, err, errlen)) != CLB_OK)
+    int rc = strategy_args(e, params, keys, &es, err, errlen);
+    if (rc != CLB_OK)
         return rc;
     *result = strategy_metrics_json(es);
     return CLB_OK;

@@ -1245,6 +1245,15 @@ struct read_ctx {
     int rc;
 };
 
+/* Ends a row callback: a non-zero answer from the caller's function stops
+ * the read (1 tells the backend to stop delivering rows). */
+static int delivered(struct read_ctx *c, int stop)
+{
+    if (stop)
+        c->stopped = true;
+    return stop ? 1 : 0;
+}
+
 static int corrupt(struct read_ctx *c, const char *what)
 {
     store_set_err(c->s, "unreadable %s row", what);
@@ -1331,11 +1340,7 @@ static int order_row(void *ud, int ncols, const char *const *v)
         return corrupt(c, "orders");
     if (!page_row(c, o.id))
         return 1;
-    if (((clb_store_order_fn)c->fn)(c->ud, &o)) {
-        c->stopped = true;
-        return 1;
-    }
-    return 0;
+    return delivered(c, ((clb_store_order_fn)c->fn)(c->ud, &o));
 }
 
 static int fill_row(void *ud, int ncols, const char *const *v)
@@ -1346,11 +1351,7 @@ static int fill_row(void *ud, int ncols, const char *const *v)
         return corrupt(c, "fills");
     if (!page_row(c, f.id))
         return 1;
-    if (((clb_store_fill_fn)c->fn)(c->ud, &f)) {
-        c->stopped = true;
-        return 1;
-    }
-    return 0;
+    return delivered(c, ((clb_store_fill_fn)c->fn)(c->ud, &f));
 }
 
 static int balance_row(void *ud, int ncols, const char *const *v)
@@ -1361,11 +1362,7 @@ static int balance_row(void *ud, int ncols, const char *const *v)
         return corrupt(c, "balance_snapshots");
     if (!page_row(c, b.id))
         return 1;
-    if (((clb_store_balance_fn)c->fn)(c->ud, &b)) {
-        c->stopped = true;
-        return 1;
-    }
-    return 0;
+    return delivered(c, ((clb_store_balance_fn)c->fn)(c->ud, &b));
 }
 
 static int run_read(struct clb_store *s, const char *sql, const struct db_param *p, int n,
@@ -1455,11 +1452,7 @@ static int history_row(void *ud, int ncols, const char *const *v)
     st.executed_base = clb_dec_make(0, 0);
     st.executed_quote = clb_dec_make(0, 0);
     c->rows++;
-    if (((clb_store_order_state_fn)c->fn)(c->ud, &st)) {
-        c->stopped = true;
-        return 1;
-    }
-    return 0;
+    return delivered(c, ((clb_store_order_state_fn)c->fn)(c->ud, &st));
 }
 
 int clb_store_order_history(struct clb_store *s, const char *client_order_id,
@@ -1641,11 +1634,7 @@ static int strategy_row(void *ud, int ncols, const char *const *v)
     st.config_json = v[6];
     st.state_json = v[7];
     c->rows++;
-    if (((clb_store_strategy_fn)c->fn)(c->ud, &st)) {
-        c->stopped = true;
-        return 1;
-    }
-    return 0;
+    return delivered(c, ((clb_store_strategy_fn)c->fn)(c->ud, &st));
 }
 
 int clb_store_strategies_load(struct clb_store *s, clb_store_strategy_fn fn, void *ud)
@@ -1678,11 +1667,7 @@ static int token_row(void *ud, int ncols, const char *const *v)
     if (!decode_token(ncols, v, &t))
         return corrupt(c, "api_tokens");
     c->rows++;
-    if (((clb_store_token_fn)c->fn)(c->ud, &t)) {
-        c->stopped = true;
-        return 1;
-    }
-    return 0;
+    return delivered(c, ((clb_store_token_fn)c->fn)(c->ud, &t));
 }
 
 #define TOKEN_COLS "name, hash, role, created_ms, last_used_ms, revoked_ms"
@@ -1749,11 +1734,7 @@ static int bt_run_row(void *ud, int ncols, const char *const *v)
     r.params_json = v[7];
     r.summary_json = v[8];
     c->rows++;
-    if (((clb_store_bt_run_fn)c->fn)(c->ud, &r)) {
-        c->stopped = true;
-        return 1;
-    }
-    return 0;
+    return delivered(c, ((clb_store_bt_run_fn)c->fn)(c->ud, &r));
 }
 
 int clb_store_bt_runs_list(struct clb_store *s, uint32_t limit, clb_store_bt_run_fn fn, void *ud)
@@ -1787,11 +1768,7 @@ static int bt_result_row(void *ud, int ncols, const char *const *v)
     r.params_json = v[4];
     r.metrics_json = v[5];
     c->rows++;
-    if (((clb_store_bt_result_fn)c->fn)(c->ud, &r)) {
-        c->stopped = true;
-        return 1;
-    }
-    return 0;
+    return delivered(c, ((clb_store_bt_result_fn)c->fn)(c->ud, &r));
 }
 
 int clb_store_bt_results_load(struct clb_store *s, const char *run_id, clb_store_bt_result_fn fn,
