@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,13 +76,18 @@ static void check_run(const char *strategy, const char *extra)
     cr_assert_gt(num(o, "wall_s"), 0);
     cr_assert_gt(num(o, "events_per_s"), 0);
     cr_assert_gt(num(o, "fills"), 0, "%s made no fills: %s", strategy, g_out);
-    (void)num(o, "pnl_quote");
     cr_assert(json_is_true(json_object_get(o, "reconciled")), "fills do not reconcile: %s", g_err);
-    /* PnL is what the balances say it is, valued at the final mid: both
-     * figures come from the same run, so check their consistency. */
-    double fees = num(o, "fees_quote");
-    cr_assert_geq(fees, 0);
-    cr_assert_lt(num(o, "pnl_quote"), fees * 10 + 1e6);
+    /* Every fee is 0.1 % of what the fill received (default maker and taker
+     * fee), valued in quote: fees = 0.001 * volume, up to the ledger's
+     * rounding of each fee up to 1e-8. */
+    double fees = num(o, "fees_quote"), volume = num(o, "volume_quote");
+    double fills = num(o, "fills");
+    cr_assert_gt(volume, 0);
+    cr_assert_leq(fabs(fees - 0.001 * volume), fills * 1e-3, "fees %.8f for volume %.8f", fees,
+                  volume);
+    /* PnL is the value of the end balances minus that of the start ones at
+     * the same price: with no fee outside the pair it is the trade PnL. */
+    cr_assert_float_eq(num(o, "pnl_quote"), num(o, "trade_pnl_quote"), 1e-9);
     json_decref(o);
 }
 
