@@ -961,3 +961,42 @@ Test(ws_stream, start_errors)
     clb_ws_stop(NULL);
     fixture_fini(&fx);
 }
+
+/* A client that subscribes again after unsubscribing, and after another
+ * subscriber hung up, is served again. (The status topic also has a
+ * per-connection fallback, so this does not isolate the server's per-topic
+ * subscriber counts; a topic without fallback would need trading activity.) */
+Test(ws_stream, resubscribe_after_unsubscribe_and_close)
+{
+    struct fixture fx;
+    struct rig r;
+    struct tclient a, b;
+    fixture_init(&fx);
+    struct clb_ws_config cfg = ws_config(&fx);
+    struct clb_ws *w = ws_start(&cfg);
+    rig_init(&r);
+    client_init(&a);
+    client_init(&b);
+    const char *sub = "{\"type\":\"subscribe\",\"topics\":[\"status\"]}";
+    connect_auth(&r, &a, clb_ws_port(w), fx.tok_read);
+    connect_auth(&r, &b, clb_ws_port(w), fx.tok_read);
+    client_send(&a, sub);
+    client_send(&b, sub);
+    cr_assert(wait_type(&r, &a, "status", 2, 5000));
+    cr_assert(wait_type(&r, &b, "status", 2, 5000));
+    client_hang_up(&b);
+    cr_assert(rig_until(&r, c_gone, &b, 5000));
+    client_send(&a, "{\"type\":\"unsubscribe\",\"topics\":[\"status\"]}");
+    cr_assert(wait_type(&r, &a, "unsubscribed", 1, 5000));
+    size_t n = count_type(&a, "status");
+    client_send(&a, sub);
+    cr_assert(wait_type(&r, &a, "subscribed", 2, 5000));
+    cr_assert(wait_type(&r, &a, "status", n + 3, 6000), "status stopped after resubscribing: %zu",
+              count_type(&a, "status"));
+    assert_envelopes(&a);
+    client_fini(&a);
+    client_fini(&b);
+    rig_fini(&r);
+    clb_ws_stop(w);
+    fixture_fini(&fx);
+}
