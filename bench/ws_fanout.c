@@ -407,7 +407,7 @@ int main(int argc, char **argv)
     b->client_poll = client_poll;
     struct clb_token_store store;
     struct clb_auth *auth;
-    if (clb_token_store_open_file(dir, &store, err, sizeof err) ||
+    if (clb_token_store_open(dir, NULL, &store, err, sizeof err) ||
         clb_auth_create(store, &auth) ||
         clb_auth_token_create(auth, "bench", CLB_ROLE_READ, time(NULL), b->token, NULL)) {
         fprintf(stderr, "token: %s\n", err);

@@ -803,11 +803,12 @@ void clb_auth_throttle_fail(struct clb_auth *a, const char *addr, int64_t now_ms
 
 /* ---- first start ---- */
 
-int clb_auth_bootstrap_admin(const char *data_dir, char *path_out, size_t cap)
+int clb_auth_bootstrap_admin(const char *data_dir, const char *store_url, char *path_out,
+                             size_t cap)
 {
     char err[256];
     struct clb_token_store store;
-    int rc = clb_token_store_open_file(data_dir, &store, err, sizeof(err));
+    int rc = clb_token_store_open(data_dir, store_url, &store, err, sizeof(err));
     if (rc != CLB_OK)
         return rc;
     struct clb_token_record one;

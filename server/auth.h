@@ -12,8 +12,8 @@
  * Roles are ordered: admin implies trade implies read.
  *
  * Where records live is behind struct clb_token_store (a table of function
- * pointers plus a context), so the database store can later replace the
- * file store without touching the HTTP layer. The file store keeps
+ * pointers plus a context). The server uses the database store (auth_db.c,
+ * the api_tokens table, see clb_token_store_open); the file store keeps
  * DATA_DIR/tokens.json (mode 0600), rewritten atomically (temporary file,
  * fsync, rename) under an advisory lock (DATA_DIR/tokens.lock) so that
  * `colibri token ...` and a running server can both change it; the server
@@ -115,6 +115,20 @@ struct clb_token_store {
 int clb_token_store_open_file(const char *data_dir, struct clb_token_store *out, char *err,
                               size_t errlen);
 
+/* Opens the database store (auth_db.c), what the server and `colibri token`
+ * use: tokens live in the api_tokens table of the store at store_url (NULL
+ * or "" = SQLite at DATA_DIR/colibri.db; migrated if needed), cached in
+ * memory and re-read every 2 s (and on an unknown hash, at most every
+ * 250 ms), so tokens created or revoked by other processes of the same
+ * instance apply within seconds. DATA_DIR/tokens.json is kept as an offline
+ * copy: while the database is unreachable verification uses it (creating
+ * and revoking fail with CLB_EIO), and a database without any token row
+ * imports it once. CLB_EINVAL (no data_dir, bad URL), CLB_EIO, CLB_ENOMEM,
+ * CLB_EPARSE (malformed tokens.json); an unreachable database is not an
+ * error here. */
+int clb_token_store_open(const char *data_dir, const char *store_url,
+                         struct clb_token_store *out, char *err, size_t errlen);
+
 /* Calls the backend's destroy and clears *s. NULL-safe. */
 void clb_token_store_close(struct clb_token_store *s);
 
@@ -160,11 +174,13 @@ int clb_auth_throttle_check(struct clb_auth *a, const char *addr, int64_t now_ms
 /* Records one failed attempt from addr at now_ms. */
 void clb_auth_throttle_fail(struct clb_auth *a, const char *addr, int64_t now_ms);
 
-/* First start: when the store under data_dir holds no token, creates an
+/* First start: when the token store (clb_token_store_open: data_dir,
+ * store_url) holds no token, creates an
  * admin token named "admin", stores only its hash, writes the token text to
  * DATA_DIR/admin.token (mode 0600; path copied to path_out) and returns 1.
  * Returns 0 (touching nothing) when tokens exist, a negative CLB_E* code on
  * error (CLB_EIO: unwritable directory; no token is then stored). */
-int clb_auth_bootstrap_admin(const char *data_dir, char *path_out, size_t cap);
+int clb_auth_bootstrap_admin(const char *data_dir, const char *store_url, char *path_out,
+                             size_t cap);
 
 #endif

@@ -461,7 +461,7 @@ int cli_serve_main(int argc, char **argv)
 
     {
         char tok[4200];
-        int rc = clb_auth_bootstrap_admin(data_dir, tok, sizeof(tok));
+        int rc = clb_auth_bootstrap_admin(data_dir, store_url, tok, sizeof(tok));
         if (rc < 0) {
             fprintf(stderr, "colibri serve: admin token: %s\n", clb_strerror(rc));
             goto out;
@@ -483,6 +483,7 @@ int cli_serve_main(int argc, char **argv)
             .cert_pem_path = cert,
             .key_pem_path = key,
             .data_dir = data_dir,
+            .store_url = store_url,
             .metrics_public = cfg.metrics_public,
             .engine = engine,
             .web_dir = web_dir[0] ? web_dir : NULL,
@@ -502,6 +503,7 @@ int cli_serve_main(int argc, char **argv)
             .cert_pem_path = cert,
             .key_pem_path = key,
             .data_dir = data_dir,
+            .store_url = store_url,
             .allowed_origins = (const char *const *)cfg.allowed_origins,
             .n_origins = cfg.n_origins,
             .engine = engine,
@@ -518,7 +520,7 @@ int cli_serve_main(int argc, char **argv)
         clb_http_set_stream(http, ws_url, clb_ws_port(ws)); /* for the dashboard */
     }
     if (cfg.debug_console) {
-        if (clb_console_start(engine, data_dir, cfg.debug_console_port, &console, err,
+        if (clb_console_start(engine, data_dir, store_url, cfg.debug_console_port, &console, err,
                               sizeof(err)) != CLB_OK) {
             fprintf(stderr, "colibri serve: debug console: %s\n", err);
             goto out;

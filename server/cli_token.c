@@ -22,19 +22,24 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: colibri token create --role read|trade|admin --name NAME [--data-dir DIR]\n"
-            "       colibri token list [--data-dir DIR]\n"
-            "       colibri token revoke NAME [--data-dir DIR]\n\n"
+            "usage: colibri token create --role read|trade|admin --name NAME [OPTIONS]\n"
+            "       colibri token list [OPTIONS]\n"
+            "       colibri token revoke NAME [OPTIONS]\n\n"
             "Manages the bearer tokens of the REST API. Roles: read (GET routes), trade\n"
             "(also orders and strategies), admin (also tokens and configuration).\n"
-            "'create' prints the new token once; only its SHA-256 is stored, in\n"
-            "DATA_DIR/tokens.json. DATA_DIR defaults to $COLIBRI_DATA_DIR, else ./var.\n");
+            "'create' prints the new token once; only its SHA-256 is stored, in the\n"
+            "api_tokens table of the database (a running server sees changes within 2 s).\n\n"
+            "Options:\n"
+            "  --data-dir DIR    default $COLIBRI_DATA_DIR, else ./var\n"
+            "  --store-url URL   the server's database (its store.url); default\n"
+            "                    $DATABASE_URL, else SQLite at DATA_DIR/colibri.db\n");
 }
 
 struct opts {
     const char *role;
     const char *name;
     const char *data_dir;
+    const char *store_url;
     const char *pos;
 };
 
@@ -55,6 +60,9 @@ static int parse(int argc, char **argv, struct opts *o)
         } else if (strncmp(a, "--data-dir", 10) == 0 && (a[10] == '\0' || a[10] == '=')) {
             dst = &o->data_dir;
             nlen = 10;
+        } else if (strncmp(a, "--store-url", 11) == 0 && (a[11] == '\0' || a[11] == '=')) {
+            dst = &o->store_url;
+            nlen = 11;
         } else if (strncmp(a, "--", 2) == 0) {
             fprintf(stderr, "colibri token: unknown option '%s' (see --help)\n", a);
             return 2;
@@ -78,14 +86,16 @@ static int parse(int argc, char **argv, struct opts *o)
         const char *env = getenv("COLIBRI_DATA_DIR");
         o->data_dir = env && *env ? env : "var";
     }
+    if (!o->store_url)
+        o->store_url = getenv("DATABASE_URL");
     return 0;
 }
 
-static int open_auth(const char *data_dir, struct clb_auth **a)
+static int open_auth(const struct opts *o, struct clb_auth **a)
 {
     char err[512];
     struct clb_token_store store;
-    int rc = clb_token_store_open_file(data_dir, &store, err, sizeof(err));
+    int rc = clb_token_store_open(o->data_dir, o->store_url, &store, err, sizeof(err));
     if (rc != CLB_OK) {
         fprintf(stderr, "colibri token: %s\n", err);
         return 1;
@@ -122,7 +132,7 @@ static int cmd_create(const struct opts *o)
         return 2;
     }
     struct clb_auth *a;
-    if (open_auth(o->data_dir, &a))
+    if (open_auth(o, &a))
         return 1;
     char token[CLB_TOKEN_TEXT_LEN + 1];
     int rc = clb_auth_token_create(a, o->name, role, (int64_t)time(NULL), token, NULL);
@@ -152,7 +162,7 @@ static int cmd_list(const struct opts *o)
         return 2;
     }
     struct clb_auth *a;
-    if (open_auth(o->data_dir, &a))
+    if (open_auth(o, &a))
         return 1;
     struct clb_token_record *recs = malloc(CLB_AUTH_MAX_TOKENS * sizeof(*recs));
     size_t n = 0;
@@ -182,7 +192,7 @@ static int cmd_revoke(const struct opts *o)
         return 2;
     }
     struct clb_auth *a;
-    if (open_auth(o->data_dir, &a))
+    if (open_auth(o, &a))
         return 1;
     int rc = clb_auth_token_revoke(a, name);
     clb_auth_destroy(a);

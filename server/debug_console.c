@@ -749,7 +749,7 @@ static void console_free(struct clb_console *c)
     free(c);
 }
 
-int clb_console_start(struct clb_engine *e, const char *data_dir, int port,
+int clb_console_start(struct clb_engine *e, const char *data_dir, const char *store_url, int port,
                       struct clb_console **out, char *err, size_t errlen)
 {
     int rc = CLB_OK;
@@ -771,7 +771,7 @@ int clb_console_start(struct clb_engine *e, const char *data_dir, int port,
     if (data_dir) {
         struct clb_token_store store;
         char serr[160] = "";
-        rc = clb_token_store_open_file(data_dir, &store, serr, sizeof serr);
+        rc = clb_token_store_open(data_dir, store_url, &store, serr, sizeof serr);
         if (rc == CLB_OK)
             rc = clb_auth_create(store, &c->auth);
         if (rc != CLB_OK) {

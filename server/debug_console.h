@@ -33,11 +33,12 @@ struct clb_console;
 
 /* Listens on 127.0.0.1:port (0 = an ephemeral port, see clb_console_port)
  * and starts the console thread. e is borrowed and must outlive the
- * console; data_dir holds the token store (NULL: every token is refused).
+ * console; data_dir and store_url name the token store (clb_token_store_open;
+ * data_dir NULL: every token is refused).
  * CLB_EINVAL (bad port or NULL engine), CLB_EIO (cannot bind, or token store
  * unreadable), CLB_ENOMEM, with a one-line message in err; nothing is left
  * running on failure. */
-int clb_console_start(struct clb_engine *e, const char *data_dir, int port,
+int clb_console_start(struct clb_engine *e, const char *data_dir, const char *store_url, int port,
                       struct clb_console **out, char *err, size_t errlen);
 
 /* The port actually listened on. Any thread. */

@@ -1846,7 +1846,7 @@ int clb_http_start(const struct clb_http_config *cfg, struct clb_http **out, cha
     h->metrics_public = cfg->metrics_public;
 
     struct clb_token_store store;
-    int rc = clb_token_store_open_file(cfg->data_dir, &store, err, errlen);
+    int rc = clb_token_store_open(cfg->data_dir, cfg->store_url, &store, err, errlen);
     if (rc == CLB_OK)
         rc = clb_auth_create(store, &h->auth);
     if (rc != CLB_OK) {

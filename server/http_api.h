@@ -33,7 +33,8 @@ struct clb_http_config {
     int port;                  /* 0 = any free port (see clb_http_port) */
     const char *cert_pem_path; /* TLS certificate chain (PEM); NULL with key NULL = plain HTTP */
     const char *key_pem_path;  /* TLS private key (PEM) */
-    const char *data_dir;      /* where tokens.json lives (required) */
+    const char *data_dir;      /* token store's offline copy, default SQLite (required) */
+    const char *store_url;     /* database holding the tokens; NULL = DATA_DIR/colibri.db */
     bool metrics_public;       /* /metrics without a token */
     struct clb_engine *engine; /* borrowed; NULL = no engine: its routes answer 503 */
     const char *web_dir;       /* dashboard files (copied); NULL or "" = no static routes */

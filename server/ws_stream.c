@@ -174,6 +174,7 @@ struct clb_ws {
 
     /* Configuration (copied). */
     char *data_dir;
+    char *store_url;
     char **origins;
     size_t n_origins;
     int heartbeat_ms, status_ms, poll_ms, sndbuf;
@@ -1279,6 +1280,7 @@ static void srv_free(struct clb_ws *w)
         free(w->origins[i]);
     free(w->origins);
     free(w->data_dir);
+    free(w->store_url);
     free(w->tx);
     free(w);
 }
@@ -1301,6 +1303,8 @@ static int srv_copy_config(struct clb_ws *w, const struct clb_ws_config *cfg)
             return CLB_ENOMEM;
         w->n_origins++;
     }
+    if (cfg->store_url && !(w->store_url = strdup(cfg->store_url)))
+        return CLB_ENOMEM;
     if (cfg->data_dir && !(w->data_dir = strdup(cfg->data_dir)))
         return CLB_ENOMEM;
     w->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 15000;
@@ -1411,7 +1415,7 @@ int clb_ws_start(const struct clb_ws_config *cfg, struct clb_ws **out, char *err
     if (w->data_dir) {
         struct clb_token_store store;
         char serr[160] = "";
-        rc = clb_token_store_open_file(w->data_dir, &store, serr, sizeof serr);
+        rc = clb_token_store_open(w->data_dir, w->store_url, &store, serr, sizeof serr);
         if (rc == CLB_OK)
             rc = clb_auth_create(store, &w->auth);
         if (rc != CLB_OK) {

@@ -76,6 +76,7 @@ struct clb_ws_config {
     const char *cert_pem_path; /* TLS certificate chain (PEM); NULL = plain ws */
     const char *key_pem_path;  /* its private key (PEM) */
     const char *data_dir;      /* token store (auth.h); NULL = every token fails */
+    const char *store_url;     /* database holding the tokens; NULL = DATA_DIR/colibri.db */
     const char *const *allowed_origins; /* NULL/0 = https://127.0.0.1:* and
                                          * https://localhost:* ; ":*" = any port */
     size_t n_origins;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -372,7 +373,7 @@ Test(auth, throttle_table_is_bounded)
 Test(auth, bootstrap_creates_one_admin_token_once)
 {
     char p[512] = "";
-    cr_assert_eq(clb_auth_bootstrap_admin(g_dir, p, sizeof(p)), 1);
+    cr_assert_eq(clb_auth_bootstrap_admin(g_dir, NULL, p, sizeof(p)), 1);
     cr_assert_str_eq(p, path("admin.token"));
     struct stat st;
     cr_assert_eq(stat(p, &st), 0);
@@ -395,7 +396,7 @@ Test(auth, bootstrap_creates_one_admin_token_once)
     clb_auth_destroy(a);
 
     char again[512] = "untouched";
-    cr_assert_eq(clb_auth_bootstrap_admin(g_dir, again, sizeof(again)), 0);
+    cr_assert_eq(clb_auth_bootstrap_admin(g_dir, NULL, again, sizeof(again)), 0);
     cr_assert_str_eq(again, "untouched");
     char tok2[128];
     slurp(p, tok2, sizeof(tok2));
@@ -410,16 +411,16 @@ Test(auth, bootstrap_fails_cleanly_on_a_bad_directory)
     char p[512] = "";
     char dir[512];
     snprintf(dir, sizeof(dir), "%s/file/sub", g_dir);
-    cr_assert_lt(clb_auth_bootstrap_admin(dir, p, sizeof(p)), 0);
+    cr_assert_lt(clb_auth_bootstrap_admin(dir, NULL, p, sizeof(p)), 0);
     snprintf(dir, sizeof(dir), "%s/missing/sub", g_dir);
-    cr_assert_lt(clb_auth_bootstrap_admin(dir, p, sizeof(p)), 0);
+    cr_assert_lt(clb_auth_bootstrap_admin(dir, NULL, p, sizeof(p)), 0);
     cr_assert_str_eq(p, "");
     /* existing tokens: nothing is created */
     struct clb_auth *a = open_auth(g_dir);
     char tok[CLB_TOKEN_TEXT_LEN + 1];
     cr_assert_eq(clb_auth_token_create(a, "ro", CLB_ROLE_READ, 1, tok, NULL), CLB_OK);
     clb_auth_destroy(a);
-    cr_assert_eq(clb_auth_bootstrap_admin(g_dir, p, sizeof(p)), 0);
+    cr_assert_eq(clb_auth_bootstrap_admin(g_dir, NULL, p, sizeof(p)), 0);
     cr_assert_neq(access(path("admin.token"), F_OK), 0);
 }
 
@@ -550,4 +551,105 @@ Test(auth, cli_token_create_list_revoke)
     cr_assert_eq(run("token --help"), 0);
     cr_assert_not_null(strstr(g_out, "usage: colibri token create"));
     clb_auth_destroy(a);
+}
+
+/* ---- the database store (auth_db.c) ---- */
+
+static struct clb_auth *open_auth_db(const char *dir, const char *url)
+{
+    struct clb_token_store st;
+    char err[256];
+    cr_assert_eq(clb_token_store_open(dir, url, &st, err, sizeof(err)), CLB_OK, "%s", err);
+    struct clb_auth *a = NULL;
+    cr_assert_eq(clb_auth_create(st, &a), CLB_OK);
+    return a;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+Test(auth, db_store_shares_tokens_between_instances_within_seconds)
+{
+    struct clb_auth *a = open_auth_db(g_dir, NULL);
+    struct clb_auth *b = open_auth_db(g_dir, NULL);
+    char tok[CLB_TOKEN_TEXT_LEN + 1];
+    cr_assert_eq(clb_auth_token_create(a, "bot", CLB_ROLE_TRADE, 100, tok, NULL), CLB_OK);
+    struct stat st;
+    cr_assert_eq(stat(path("colibri.db"), &st), 0, "tokens live in the default SQLite store");
+    sleep_ms(300); /* past the unknown-hash retry interval */
+    enum clb_role role = CLB_ROLE_NONE;
+    char name[CLB_TOKEN_NAME_MAX];
+    cr_assert_eq(clb_auth_verify(b, tok, 101, &role, name), CLB_OK);
+    cr_assert_eq(role, CLB_ROLE_TRADE);
+    cr_assert_str_eq(name, "bot");
+    cr_assert_eq(clb_auth_token_create(b, "bot", CLB_ROLE_READ, 102, tok, NULL), CLB_EEXIST,
+                 "names are unique across instances");
+
+    cr_assert_eq(clb_auth_token_revoke(a, "bot"), CLB_OK);
+    cr_assert_eq(clb_auth_verify(a, tok, 103, &role, NULL), CLB_ENOTFOUND);
+    sleep_ms(2100); /* b re-reads the table every 2 s */
+    cr_assert_eq(clb_auth_verify(b, tok, 104, &role, NULL), CLB_ENOTFOUND,
+                 "a revocation elsewhere applies within the refresh interval");
+    cr_assert_eq(clb_auth_token_revoke(b, "bot"), CLB_ENOTFOUND);
+    clb_auth_destroy(a);
+    clb_auth_destroy(b);
+}
+
+Test(auth, db_store_imports_tokens_json_once_and_keeps_it_as_offline_copy)
+{
+    /* tokens made by an older version: only tokens.json */
+    struct clb_auth *f = open_auth(g_dir);
+    char old[CLB_TOKEN_TEXT_LEN + 1], fresh[CLB_TOKEN_TEXT_LEN + 1];
+    cr_assert_eq(clb_auth_token_create(f, "old", CLB_ROLE_ADMIN, 50, old, NULL), CLB_OK);
+    clb_auth_destroy(f);
+
+    struct clb_auth *a = open_auth_db(g_dir, NULL);
+    enum clb_role role = CLB_ROLE_NONE;
+    cr_assert_eq(clb_auth_verify(a, old, 60, &role, NULL), CLB_OK, "imported");
+    cr_assert_eq(role, CLB_ROLE_ADMIN);
+    cr_assert_eq(clb_auth_token_create(a, "fresh", CLB_ROLE_READ, 61, fresh, NULL), CLB_OK);
+    cr_assert_eq(clb_auth_token_revoke(a, "old"), CLB_OK);
+    clb_auth_destroy(a);
+
+    /* the offline copy follows the database */
+    f = open_auth(g_dir);
+    cr_assert_eq(clb_auth_verify(f, fresh, 62, &role, NULL), CLB_OK);
+    cr_assert_eq(clb_auth_verify(f, old, 62, &role, NULL), CLB_ENOTFOUND);
+    clb_auth_destroy(f);
+
+    /* the table has rows now: a revoked token is not imported again */
+    a = open_auth_db(g_dir, NULL);
+    cr_assert_eq(clb_auth_verify(a, old, 63, &role, NULL), CLB_ENOTFOUND);
+    struct clb_token_record recs[4];
+    size_t n = 0;
+    cr_assert_eq(clb_auth_token_list(a, recs, 4, &n), CLB_OK);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(recs[0].name, "fresh");
+    clb_auth_destroy(a);
+}
+
+Test(auth, db_store_unreachable_verifies_from_the_offline_copy_read_only)
+{
+    struct clb_auth *a = open_auth_db(g_dir, NULL);
+    char tok[CLB_TOKEN_TEXT_LEN + 1], t2[CLB_TOKEN_TEXT_LEN + 1];
+    cr_assert_eq(clb_auth_token_create(a, "ops", CLB_ROLE_TRADE, 10, tok, NULL), CLB_OK);
+    clb_auth_destroy(a);
+
+    /* nothing listens on port 1: the database is unreachable */
+    a = open_auth_db(g_dir, "postgresql://colibri@127.0.0.1:1/colibri?connect_timeout=1");
+    enum clb_role role = CLB_ROLE_NONE;
+    cr_assert_eq(clb_auth_verify(a, tok, 11, &role, NULL), CLB_OK);
+    cr_assert_eq(role, CLB_ROLE_TRADE);
+    cr_assert_eq(clb_auth_token_create(a, "new", CLB_ROLE_READ, 12, t2, NULL), CLB_EIO);
+    cr_assert_eq(clb_auth_token_revoke(a, "ops"), CLB_EIO);
+    clb_auth_destroy(a);
+
+    struct clb_token_store st;
+    char err[256];
+    cr_assert_eq(clb_token_store_open(g_dir, "mysql://x", &st, err, sizeof(err)), CLB_EINVAL);
+    cr_assert_not_null(strstr(err, "store URL"));
+    cr_assert_eq(clb_token_store_open("", NULL, &st, err, sizeof(err)), CLB_EINVAL);
 }

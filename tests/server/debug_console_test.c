@@ -39,7 +39,7 @@ static void fixture_init(struct fixture *fx)
     struct clb_token_store store;
     struct clb_auth *a;
     char err[256];
-    cr_assert_eq(clb_token_store_open_file(fx->dir, &store, err, sizeof err), CLB_OK, "%s", err);
+    cr_assert_eq(clb_token_store_open(fx->dir, NULL, &store, err, sizeof err), CLB_OK, "%s", err);
     cr_assert_eq(clb_auth_create(store, &a), CLB_OK);
     cr_assert_eq(clb_auth_token_create(a, "reader", CLB_ROLE_READ, time(NULL), fx->tok_read, NULL),
                  CLB_OK);
@@ -51,7 +51,7 @@ static void fixture_init(struct fixture *fx)
     struct clb_engine_config ec;
     clb_engine_config_default(&ec);
     cr_assert_eq(clb_engine_create(&ec, &fx->engine, err, sizeof err), CLB_OK, "%s", err);
-    cr_assert_eq(clb_console_start(fx->engine, fx->dir, 0, &fx->console, err, sizeof err),
+    cr_assert_eq(clb_console_start(fx->engine, fx->dir, NULL, 0, &fx->console, err, sizeof err),
                  CLB_OK, "%s", err);
     fx->port = clb_console_port(fx->console);
     cr_assert_gt(fx->port, 0);
@@ -364,11 +364,11 @@ Test(debug_console, start_errors)
 {
     struct clb_console *con = NULL;
     char err[256];
-    cr_assert_eq(clb_console_start(NULL, NULL, 0, &con, err, sizeof err), CLB_EINVAL);
+    cr_assert_eq(clb_console_start(NULL, NULL, NULL, 0, &con, err, sizeof err), CLB_EINVAL);
     struct fixture fx;
     fixture_init(&fx);
-    cr_assert_eq(clb_console_start(fx.engine, fx.dir, -1, &con, err, sizeof err), CLB_EINVAL);
-    cr_assert_eq(clb_console_start(fx.engine, fx.dir, fx.port, &con, err, sizeof err), CLB_EIO);
+    cr_assert_eq(clb_console_start(fx.engine, fx.dir, NULL, -1, &con, err, sizeof err), CLB_EINVAL);
+    cr_assert_eq(clb_console_start(fx.engine, fx.dir, NULL, fx.port, &con, err, sizeof err), CLB_EIO);
     cr_assert(strstr(err, "cannot listen"), "%s", err);
     cr_assert_null(con);
     fixture_fini(&fx);

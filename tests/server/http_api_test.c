@@ -109,7 +109,7 @@ static void make_token(const char *name, enum clb_role role, char *out)
     struct clb_token_store st;
     char err[256];
     struct clb_auth *a;
-    cr_assert_eq(clb_token_store_open_file(g_dir, &st, err, sizeof(err)), CLB_OK);
+    cr_assert_eq(clb_token_store_open(g_dir, NULL, &st, err, sizeof(err)), CLB_OK);
     cr_assert_eq(clb_auth_create(st, &a), CLB_OK);
     cr_assert_eq(clb_auth_token_create(a, name, role, 1, out, NULL), CLB_OK);
     clb_auth_destroy(a);
@@ -122,7 +122,7 @@ static void setup(void)
     cr_assert_not_null(mkdtemp(g_dir));
     make_cert();
     char p[512];
-    cr_assert_eq(clb_auth_bootstrap_admin(g_dir, p, sizeof(p)), 1);
+    cr_assert_eq(clb_auth_bootstrap_admin(g_dir, NULL, p, sizeof(p)), 1);
     char *t = slurp_alloc(p);
     cr_assert_not_null(t);
     memcpy(g_admin, t, CLB_TOKEN_TEXT_LEN);

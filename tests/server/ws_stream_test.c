@@ -44,7 +44,7 @@ static void make_tokens(struct fixture *fx)
     struct clb_token_store store;
     struct clb_auth *a;
     char err[160];
-    cr_assert_eq(clb_token_store_open_file(fx->dir, &store, err, sizeof err), CLB_OK, "%s", err);
+    cr_assert_eq(clb_token_store_open(fx->dir, NULL, &store, err, sizeof err), CLB_OK, "%s", err);
     cr_assert_eq(clb_auth_create(store, &a), CLB_OK);
     cr_assert_eq(clb_auth_token_create(a, "reader", CLB_ROLE_READ, time(NULL), fx->tok_read, NULL),
                  CLB_OK);
