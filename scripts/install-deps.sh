@@ -6,7 +6,7 @@ set -eu
 
 pkgs="gcc make cmake ninja-build pkg-config libc6-dev
 libsqlite3-dev libpq-dev postgresql
-libcriterion-dev libjansson-dev libssl-dev libwebsockets-dev libuv1-dev libmicrohttpd-dev libcurl4-openssl-dev curl openssl prometheus wrk nginx-light chromium"
+libcriterion-dev libjansson-dev libssl-dev libwebsockets-dev libuv1-dev libmicrohttpd-dev libcurl4-openssl-dev libsecp256k1-dev curl openssl prometheus wrk nginx-light chromium"
 
 missing=""
 for p in $pkgs; do

@@ -19,6 +19,8 @@ int cli_sweep_main(int argc, char **argv);
 int cli_migrate_main(int argc, char **argv);
 int cli_serve_main(int argc, char **argv);
 int cli_token_main(int argc, char **argv);
+int cli_wallet_main(int argc, char **argv); /* gateway/cli_wallet.c */
+int cli_secret_main(int argc, char **argv);
 
 /* True when argv[1..] holds --help or -h. */
 int cli_wants_help(int argc, char **argv);

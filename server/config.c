@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "gateway.h"
 
 static char *dupstr(const char *s)
 {
@@ -53,6 +54,7 @@ void clb_serve_config_deinit(struct clb_serve_config *c)
     free_origins(c->allowed_origins, c->n_origins);
     json_decref(c->connectors);
     json_decref(c->balances);
+    json_decref(c->gateway);
     memset(c, 0, sizeof(*c));
 }
 
@@ -163,7 +165,7 @@ static int parse_root(struct clb_serve_config *n, json_t *root, const char *src,
 {
     static const char *const top[] = { "listen", "ws_listen", "data_dir", "tick_ms", "seed",
                                        "tls", "metrics", "debug_console", "ws", "connectors",
-                                       "balances", "store", NULL };
+                                       "balances", "store", "gateway", NULL };
     int rc;
     if (!json_is_object(root))
         return clb_errf(err, errlen, CLB_EINVAL, "%s: the top level must be an object, not %s", src,
@@ -288,6 +290,14 @@ static int parse_root(struct clb_serve_config *n, json_t *root, const char *src,
     }
     json_t *conns = json_object_get(root, "connectors");
     json_t *bals = json_object_get(root, "balances");
+    json_t *gw = json_object_get(root, "gateway");
+    if (gw) {
+        char gwhy[300];
+        if ((rc = clb_gateway_check_config(gw, gwhy, sizeof(gwhy))) != CLB_OK)
+            return clb_errf(err, errlen, rc, "%s: %s", src, gwhy);
+        json_decref(n->gateway);
+        n->gateway = json_incref(gw);
+    }
     if (conns) {
         json_decref(n->connectors);
         n->connectors = json_incref(conns);
@@ -316,6 +326,7 @@ static int copy_config(struct clb_serve_config *dst, const struct clb_serve_conf
     dst->n_origins = 0;
     json_incref(dst->connectors);
     json_incref(dst->balances);
+    json_incref(dst->gateway);
     bool ok = (!src->data_dir || dst->data_dir) && (!src->tls_cert || dst->tls_cert) &&
               (!src->tls_key || dst->tls_key) && (!src->store_url || dst->store_url);
     if (ok && src->allowed_origins) {

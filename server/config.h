@@ -18,9 +18,14 @@
  *   debug_console false | true (port 8211) | PORT    default false
  *   ws            {"allowed_origins": ["https://host:port", ...]}
  *   connectors    [{name, type: "paper", markets[], maker_fee, taker_fee,
- *                   latency_ms}] (checked by clb_engine_check_config)
+ *                   latency_ms} | {name, type: "binance", markets[], rest_url,
+ *                   stream_url, ws_api_url, client_id_prefix, ca_file}]
+ *                   (checked by clb_engine_check_config; see engine.h)
  *   balances      {"ASSET": "decimal", ...}          (idem)
  *   store         {"url": "sqlite:..." | "postgres://..."} the database (default sqlite: DATA_DIR/colibri.db; DATABASE_URL also works)
+ *   gateway       {"networks": {NAME: {chain, rpc_url, chain_id, tokens,
+ *                   uniswap_v2, ...}}} DEX gateway (checked by
+ *                   clb_gateway_check_config, see gateway/gateway.h)
  * Relative paths are relative to the current directory.
  *
  * Not thread-safe (one owner); no global state.
@@ -57,6 +62,7 @@ struct clb_serve_config {
     json_t *connectors;       /* owned reference or NULL (engine defaults) */
     json_t *balances;         /* owned reference or NULL */
     char *store_url;          /* heap or NULL */
+    json_t *gateway;          /* owned reference or NULL: the DEX gateway's networks */
 };
 
 /* Fills *c with the defaults. Pair with clb_serve_config_deinit. */

@@ -56,6 +56,7 @@
 #include "auth.h"
 #include "engine.h"
 #include "error.h"
+#include "gateway.h"
 #include "metrics.h"
 
 #define DISCARD_MAX (1024 * 1024) /* oversized bodies read and dropped up to this */
@@ -106,6 +107,7 @@ static void h_tokens(struct req *r, struct reply *rp);
 static void h_token_create(struct req *r, struct reply *rp);
 static void h_token_revoke(struct req *r, struct reply *rp);
 static void h_stream_config(struct req *r, struct reply *rp);
+static void h_gateway(struct req *r, struct reply *rp);
 
 static const struct route routes[] = {
     { "GET", "/health", CLB_ROLE_NONE, "*", h_health },
@@ -135,6 +137,16 @@ static const struct route routes[] = {
     { "POST", "/api/v1/tokens", CLB_ROLE_ADMIN, NULL, h_token_create },
     { "DELETE", "/api/v1/tokens/{name}", CLB_ROLE_ADMIN, NULL, h_token_revoke },
     { "GET", "/api/v1/config/stream", CLB_ROLE_READ, NULL, h_stream_config },
+    /* DEX gateway (server/gateway/gateway.h answers them) */
+    { "GET", "/gateway/status", CLB_ROLE_READ, NULL, h_gateway },
+    { "POST", "/gateway/amm/price", CLB_ROLE_READ, NULL, h_gateway },
+    { "POST", "/gateway/amm/trade", CLB_ROLE_TRADE, NULL, h_gateway },
+    { "POST", "/gateway/chain/balances", CLB_ROLE_READ, NULL, h_gateway },
+    { "POST", "/gateway/chain/allowances", CLB_ROLE_READ, NULL, h_gateway },
+    { "POST", "/gateway/chain/approve", CLB_ROLE_TRADE, NULL, h_gateway },
+    { "POST", "/gateway/chain/poll", CLB_ROLE_READ, NULL, h_gateway },
+    { "GET", "/gateway/wallet", CLB_ROLE_READ, NULL, h_gateway },
+    { "POST", "/gateway/wallet/add", CLB_ROLE_ADMIN, NULL, h_gateway },
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -166,6 +178,7 @@ struct clb_http {
     struct MHD_Daemon *daemon;
     struct clb_auth *auth;
     struct clb_engine *engine;
+    struct clb_gateway *gateway; /* borrowed, may be NULL */
     bool metrics_public;
     int port;
     char *cert_pem;
@@ -775,6 +788,7 @@ static void h_strategy_create(struct req *r, struct reply *rp)
         { "name", F_STRING, false },      { "type", F_STRING, true },
         { "connector", F_STRING, false }, { "market", F_STRING, true },
         { "params", F_OBJECT, false },   { "start", F_BOOL, false },
+        { "connector_2", F_STRING, false }, { "market_2", F_STRING, false },
     };
     json_t *body = parse_body(r, rp, fs, sizeof(fs) / sizeof(fs[0]));
     json_t *res;
@@ -1327,6 +1341,20 @@ static void h_stream_config(struct req *r, struct reply *rp)
     set_json(rp, 200, json_pack("{s:s, s:i, s:s}", "url", url, "port", port, "path", "/ws"));
 }
 
+/* /gateway/...: the gateway parses the body and answers (it may block on
+ * its node for up to its RPC timeout; this is a connection thread). */
+static void h_gateway(struct req *r, struct reply *rp)
+{
+    if (!r->h->gateway) {
+        set_error(rp, 503, "not_ready", "the DEX gateway is not configured (\"gateway\" key)");
+        return;
+    }
+    json_t *out = NULL;
+    int status = clb_gateway_handle(r->h->gateway, r->route->method, r->route->path, r->body,
+                                    r->body_len, &out);
+    set_json(rp, status, out);
+}
+
 static const struct {
     const char *ext;
     const char *type;
@@ -1835,6 +1863,7 @@ int clb_http_start(const struct clb_http_config *cfg, struct clb_http **out, cha
     pthread_mutex_init(&h->log_lock, NULL);
     pthread_mutex_init(&h->stream_lock, NULL);
     h->engine = cfg->engine;
+    h->gateway = cfg->gateway;
     if (cfg->web_dir && *cfg->web_dir) {
         h->web_dir = strdup(cfg->web_dir);
         if (!h->web_dir) {

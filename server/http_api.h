@@ -6,6 +6,8 @@
  * capped, so threads are too); handlers answer from the engine's published
  * snapshots and send commands through clb_engine_call(), never touching
  * engine state. The routes and bodies are described in api-spec/openapi.yaml.
+ * The DEX gateway's /gateway/... routes are answered by gateway/gateway.h
+ * (given in the config; they block their connection thread on the node).
  *
  * It also serves the dashboard's static files (web/, copied into build/web)
  * without a token: GET / is index.html, GET /web/PATH and /assets/PATH are
@@ -20,6 +22,7 @@
 #include <stddef.h>
 
 struct clb_engine;
+struct clb_gateway;
 struct clb_http;
 
 #define CLB_HTTP_MAX_BODY (64 * 1024)   /* request bodies above this: 413 */
@@ -38,6 +41,7 @@ struct clb_http_config {
     bool metrics_public;       /* /metrics without a token */
     struct clb_engine *engine; /* borrowed; NULL = no engine: its routes answer 503 */
     const char *web_dir;       /* dashboard files (copied); NULL or "" = no static routes */
+    struct clb_gateway *gateway; /* borrowed; NULL = the /gateway routes answer 503 */
 };
 
 #define CLB_HTTP_STATIC_MAX_BYTES (8 * 1024 * 1024) /* larger static files: 404 */

@@ -10,10 +10,12 @@ static const struct cli_command commands[] = {
     { "backtest", "run a strategy over market data, or the A-S 2008 model", cli_backtest_main },
     { "data", "import, generate and inspect market data files", cli_data_main },
     { "migrate", "apply the database schema migrations", cli_migrate_main },
+    { "secret", "store, list and remove encrypted secrets (API keys)", cli_secret_main },
     { "serve", "run the engine with its HTTPS API and WebSocket stream", cli_serve_main },
     { "sweep", "backtest every combination of a parameter grid", cli_sweep_main },
     { "token", "create, list and revoke API tokens", cli_token_main },
     { "version", "print the version", cli_version_main },
+    { "wallet", "add and list the DEX gateway's encrypted wallets", cli_wallet_main },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
