@@ -9,6 +9,8 @@
 
 #include "bench.h"
 
+void bench_md(struct bench_ctx *ctx); /* bench_md.c: Binance market data */
+
 #define TRIALS 7
 #define TRIAL_TARGET_NS 20000000ull /* ~20 ms per trial */
 
@@ -108,6 +110,7 @@ int main(int argc, char **argv)
     bench_order_book(&ctx);
     bench_indicator(&ctx);
     bench_backtest(&ctx);
+    bench_md(&ctx);
     if (!ctx.json && ctx.failures)
         printf("%d benchmark(s) missed their target\n", ctx.failures);
     return 0;

@@ -1182,3 +1182,84 @@ Test(orders, tickers)
     expect_error(&r, 400, -1121, "Invalid symbol.");
     sxt_stop(&t);
 }
+
+/* Regression: a POST whose parameters are all in the query string, sent with
+ * an empty body ("Content-Length: 0", which libcurl sends for empty
+ * POSTFIELDS), must be executed exactly once (it was executed at
+ * LWS_CALLBACK_HTTP and again at HTTP_BODY_COMPLETION: every order twice). */
+Test(orders, empty_body_post_is_executed_once)
+{
+    struct sxt t;
+    struct clb_simex_config cfg;
+    sxt_config(&cfg);
+    sxt_start(&t, &cfg);
+    for (int i = 0; i < 3; i++) {
+        char payload[512], sig[65], full[1024];
+        snprintf(payload, sizeof(payload),
+                 "symbol=BTCUSDT&side=SELL&type=LIMIT&timeInForce=GTC&quantity=0.001&"
+                 "price=%d&newClientOrderId=empty-%d&timestamp=%lld",
+                 60000 + i, i, (long long)sxt_now_ms());
+        sxt_hmac(SXT_ALICE_SECRET, payload, sig);
+        snprintf(full, sizeof(full), "/api/v3/order?%s&signature=%s", payload, sig);
+        struct sxt_http r;
+        sxt_http(&t, "POST", full, "", SXT_ALICE, 0, &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        sxt_http_free(&r);
+        /* the same with no Content-Length at all */
+        snprintf(payload, sizeof(payload),
+                 "symbol=BTCUSDT&side=SELL&type=LIMIT&timeInForce=GTC&quantity=0.001&"
+                 "price=%d&newClientOrderId=none-%d&timestamp=%lld",
+                 61000 + i, i, (long long)sxt_now_ms());
+        sxt_hmac(SXT_ALICE_SECRET, payload, sig);
+        snprintf(full, sizeof(full), "/api/v3/order?%s&signature=%s", payload, sig);
+        sxt_http(&t, "POST", full, NULL, SXT_ALICE, 0, &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        sxt_http_free(&r);
+    }
+    struct sxt_http r;
+    alice(&t, "GET", "/api/v3/openOrders", "symbol=BTCUSDT", 200, &r);
+    cr_assert_eq(json_array_size(r.json), 6, "%s", r.body);
+    sxt_http_free(&r);
+    /* and an order whose parameters are in the body is placed once too */
+    sxt_signed(&t, "POST", "/api/v3/order",
+               "symbol=BTCUSDT&side=SELL&type=LIMIT&timeInForce=GTC&quantity=0.001&price=62000",
+               SXT_ALICE, SXT_ALICE_SECRET, true, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    sxt_http_free(&r);
+    alice(&t, "GET", "/api/v3/openOrders", "symbol=BTCUSDT", 200, &r);
+    cr_assert_eq(json_array_size(r.json), 7, "%s", r.body);
+    sxt_http_free(&r);
+    sxt_stop(&t);
+}
+
+/* GET /api/v3/account/commission: Binance's shape with the configured fees. */
+Test(orders, account_commission)
+{
+    struct sxt t;
+    struct clb_simex_config cfg;
+    sxt_config(&cfg);
+    cfg.maker_fee_ppm = 800;
+    cfg.taker_fee_ppm = 1000;
+    sxt_start(&t, &cfg);
+    struct sxt_http r;
+    alice(&t, "GET", "/api/v3/account/commission", "symbol=ETHUSDT", 200, &r);
+    cr_assert(json_object_get(r.json, "symbol"), "%s", r.body);
+    cr_assert_str_eq(sval(r.json, "symbol"), "ETHUSDT");
+    json_t *sc = json_object_get(r.json, "standardCommission");
+    cr_assert_str_eq(sval(sc, "maker"), "0.00080000");
+    cr_assert_str_eq(sval(sc, "taker"), "0.00100000");
+    cr_assert_str_eq(sval(sc, "buyer"), "0.00000000");
+    cr_assert_str_eq(sval(json_object_get(r.json, "taxCommission"), "taker"), "0.00000000");
+    cr_assert(json_is_false(json_object_get(json_object_get(r.json, "discount"),
+                                            "enabledForAccount")));
+    cr_assert_eq(weight_header(&r), 20);
+    sxt_http_free(&r);
+    alice(&t, "GET", "/api/v3/account/commission", "", 400, &r);
+    expect_error(&r, 400, -1102, NULL);
+    alice(&t, "GET", "/api/v3/account/commission", "symbol=NOPE", 400, &r);
+    expect_error(&r, 400, -1121, "Invalid symbol.");
+    sxt_http(&t, "GET", "/api/v3/account/commission?symbol=ETHUSDT", NULL, NULL, 0, &r);
+    cr_assert_eq(r.status, 401, "%s", r.body);
+    sxt_http_free(&r);
+    sxt_stop(&t);
+}

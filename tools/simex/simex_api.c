@@ -986,6 +986,27 @@ static void h_account(struct clb_simex *s, struct sx_req *rq, struct call *c, st
     out->result = j;
 }
 
+/* GET /api/v3/account/commission (WS-API account.commission): the account's
+ * rates for one symbol, Binance's shape; no tax, no discount. */
+static void h_commission(struct clb_simex *s, struct sx_req *rq, struct call *c,
+                         struct sx_resp *out)
+{
+    (void)c;
+    int mi;
+    if (!req_symbol(s, rq, &mi, out))
+        return;
+    char mk[CLB_DEC_STRLEN], tk[CLB_DEC_STRLEN];
+    sx_fmt_scaled(s->cfg.maker_fee_ppm, 6, 8, mk);
+    sx_fmt_scaled(s->cfg.taker_fee_ppm, 6, 8, tk);
+    const char *z = "0.00000000";
+    out->result = json_pack(
+        "{s:s, s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s}, s:{s:b, s:b, s:s, s:s}}",
+        "symbol", s->markets[mi].symbol, "standardCommission", "maker", mk, "taker", tk, "buyer",
+        z, "seller", z, "taxCommission", "maker", z, "taker", z, "buyer", z, "seller", z,
+        "discount", "enabledForAccount", 0, "enabledForSymbol", 0, "discountAsset", "BNB",
+        "discount", "0.75000000");
+}
+
 static int w_my_trades(struct sx_params *ps)
 {
     return sx_params_has(ps, "orderId") ? 5 : 20;
@@ -1107,6 +1128,8 @@ static const struct endpoint endpoints[] = {
       h_open_orders_cancel, "symbol" },
     { "GET", "/api/v3/account", "account.status", true, false, false, w20, h_account,
       "omitZeroBalances" },
+    { "GET", "/api/v3/account/commission", "account.commission", true, false, false, w20,
+      h_commission, "symbol" },
     { "GET", "/api/v3/myTrades", "myTrades", true, false, false, w_my_trades, h_my_trades,
       "symbol orderId startTime endTime fromId limit" },
     { NULL, NULL, "userDataStream.subscribe.signature", true, false, false, w2, h_user_subscribe,

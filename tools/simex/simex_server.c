@@ -6,7 +6,8 @@
  * that emits depth updates and applies the connection-level faults.
  *
  * HTTP. A request is answered from LWS_CALLBACK_HTTP (no body) or
- * LWS_CALLBACK_HTTP_BODY_COMPLETION; the response text is kept in the
+ * LWS_CALLBACK_HTTP_BODY_COMPLETION, exactly once (lws reports a body
+ * completion for an empty POST body as well); the response text is kept in the
  * per-session data and written at the next HTTP_WRITEABLE, which the
  * latency fault postpones with a per-session timer. A request held by the
  * timeout-after-commit fault is never written; lws closes the connection
@@ -60,6 +61,7 @@ struct sx_pss {
     int status;
     char headers[512];
     bool ready;
+    bool processed; /* the request was executed (lws may still report a body completion) */
     lws_sorted_usec_list_t sul;
 };
 
@@ -509,6 +511,7 @@ static void pss_reset(struct sx_pss *p)
     p->resp = NULL;
     p->resp_len = 0;
     p->ready = false;
+    p->processed = false;
     p->body_len = 0;
     p->body_overflow = false;
     p->nq = 0;
@@ -558,6 +561,11 @@ static void http_set_response(struct clb_simex *s, struct sx_pss *p, struct sx_r
 
 static void http_process(struct clb_simex *s, struct sx_pss *p)
 {
+    /* Executed once per request: a POST with "Content-Length: 0" is answered
+     * from LWS_CALLBACK_HTTP and lws then reports HTTP_BODY_COMPLETION too. */
+    if (p->processed)
+        return;
+    p->processed = true;
     struct sx_resp r;
     sx_resp_init(&r);
     bool api = strncmp(p->path, "/api/", 5) == 0;
@@ -860,7 +868,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_BODY:
         if (p->body_len + len >= sizeof(p->body))
             p->body_overflow = true;
-        else {
+        else if (len) { /* an empty body comes as (NULL, 0) */
             memcpy(p->body + p->body_len, in, len);
             p->body_len += len;
         }
