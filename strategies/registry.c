@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "amm_arb.h"
 #include "avellaneda_market_making.h"
 #include "pure_market_making.h"
 #include "strategy.h"
@@ -12,6 +13,7 @@
 static const struct clb_strategy_ops *const builtin[] = {
     &clb_pure_market_making_ops,
     &clb_avellaneda_market_making_ops,
+    &clb_amm_arb_ops,
 };
 
 const struct clb_strategy_ops *clb_strategy_find(const char *type)

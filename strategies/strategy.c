@@ -153,3 +153,15 @@ void clb_strategy_detach(struct clb_strategy *s)
     s->bus_handle = -1;
     s->conn = NULL;
 }
+
+int clb_strategy_attach_secondary(struct clb_strategy *s, struct clb_connector *conn,
+                                  const char *market)
+{
+    if (!s || !s->ops || !conn || !conn->ops || !market)
+        return CLB_EINVAL;
+    if (!s->ops->attach_secondary)
+        return CLB_EUNSUPPORTED;
+    if (!s->conn)
+        return CLB_ESTATE;
+    return s->ops->attach_secondary(s, conn, market);
+}

@@ -12,6 +12,8 @@
  * Lifecycle: ops->create(config) -> clb_strategy_attach(connector, market)
  * -> clb_clock_add (start hook) -> ticks and events -> clb_clock_remove (stop
  * hook: cancels its orders) -> clb_strategy_detach -> ops->destroy.
+ * Two-venue strategies (amm_arb) get their second connector with
+ * clb_strategy_attach_secondary right after clb_strategy_attach.
  */
 #ifndef CLB_STRATEGY_H
 #define CLB_STRATEGY_H
@@ -54,6 +56,16 @@ struct clb_strategy_ops {
     size_t (*metrics)(const struct clb_strategy *s, struct clb_strategy_metric *out, size_t n);
     const void *(*config)(const struct clb_strategy *s);
     void (*destroy)(struct clb_strategy *s);
+    /* Optional (NULL for single-market strategies): binds a SECOND
+     * connector and market, for strategies that trade two venues
+     * (amm_arb: market_1 is the primary attach, market_2 this one). Called
+     * through clb_strategy_attach_secondary after clb_strategy_attach and
+     * before the strategy is added to the clock; the strategy subscribes
+     * to that connector's bus itself and unsubscribes in destroy. Errors
+     * as clb_strategy_attach, plus CLB_EINVAL for a connector of the wrong
+     * type. */
+    int (*attach_secondary)(struct clb_strategy *s, struct clb_connector *conn,
+                            const char *market);
 };
 
 struct clb_strategy {
@@ -77,6 +89,12 @@ int clb_strategy_attach(struct clb_strategy *s, struct clb_connector *conn, cons
 
 /* Unsubscribes from the connector's bus. */
 void clb_strategy_detach(struct clb_strategy *s);
+
+/* Binds the second connector and market of a two-venue strategy
+ * (ops->attach_secondary). CLB_EUNSUPPORTED when the strategy trades one
+ * market only; CLB_ESTATE before clb_strategy_attach. */
+int clb_strategy_attach_secondary(struct clb_strategy *s, struct clb_connector *conn,
+                                  const char *market);
 
 /* The strategy type registry: every built-in strategy, by type name. */
 const struct clb_strategy_ops *clb_strategy_find(const char *type);

@@ -1131,9 +1131,10 @@ Test(strategy_base, attach_rules_and_registry)
 
     const struct clb_strategy_ops *const *types;
     size_t n = clb_strategy_types(&types);
-    cr_assert_eq(n, 2);
+    cr_assert_eq(n, 3);
     cr_assert_str_eq(types[0]->type, "pure_market_making");
     cr_assert_str_eq(types[1]->type, "avellaneda_market_making");
+    cr_assert_str_eq(types[2]->type, "amm_arb");
     cr_assert_eq(clb_strategy_find("avellaneda_market_making"), types[1]);
     cr_assert_null(clb_strategy_find("nope"));
     cr_assert_null(clb_strategy_find(NULL));
