@@ -62,6 +62,7 @@
 
 #include "auth.h"
 #include "debug_console.h"
+#include "gateway.h"
 #include "http_api.h"
 #include "ws_stream.h"
 
@@ -93,8 +94,14 @@ static void usage(FILE *f)
         "\n"
         "Configuration keys: listen, ws_listen, data_dir, tick_ms, seed,\n"
         "tls {cert, key}, metrics {public}, debug_console, ws {allowed_origins},\n"
-        "connectors [{name, type: \"paper\", markets, maker_fee, taker_fee, latency_ms}],\n"
-        "balances {ASSET: \"decimal\"}, store {url}. Example:\n"
+        "connectors [{name, type: \"paper\", markets, maker_fee, taker_fee, latency_ms} |\n"
+        "            {name, type: \"binance\", markets, rest_url, stream_url, ws_api_url,\n"
+        "             client_id_prefix, ca_file}] (binance API keys: env\n"
+        "            COLIBRI_<NAME>_API_KEY/_API_SECRET or COLIBRI_BINANCE_API_KEY/_SECRET),\n"
+        "balances {ASSET: \"decimal\"}, store {url},\n"
+        "gateway {networks: {NAME: {chain: \"ethereum\", rpc_url, chain_id, tokens\n"
+        "         {SYMBOL: {address, decimals}}, uniswap_v2 {router, factory}}}}\n"
+        "(DEX routes under /gateway/; wallets: colibri wallet add). Example:\n"
         "  {\"listen\": \"127.0.0.1:8443\", \"tick_ms\": 1000,\n"
         "   \"connectors\": [{\"name\": \"paper\", \"type\": \"paper\",\n"
         "                   \"markets\": [\"BTC-USDT\"], \"maker_fee\": 0.001}],\n"
@@ -369,6 +376,7 @@ int cli_serve_main(int argc, char **argv)
     struct clb_http *http = NULL;
     struct clb_ws *ws = NULL;
     struct clb_console *console = NULL;
+    struct clb_gateway *gateway = NULL;
 
     enum clb_log_level level = CLB_LOG_INFO;
     if (args.log_level && clb_log_level_parse(args.log_level, &level) != CLB_OK) {
@@ -454,6 +462,7 @@ int cli_serve_main(int argc, char **argv)
     ec.log = log;
     ec.store_writer = writer;
     ec.store_backend = backend_name;
+    ec.data_dir = data_dir; /* exchange API keys from DATA_DIR/secrets.json */
     if (clb_engine_create(&ec, &engine, err, sizeof(err)) != CLB_OK) {
         fprintf(stderr, "colibri serve: engine: %s\n", err);
         goto out;
@@ -488,6 +497,14 @@ int cli_serve_main(int argc, char **argv)
             .engine = engine,
             .web_dir = web_dir[0] ? web_dir : NULL,
         };
+        if (clb_gateway_create(cfg.gateway, data_dir, &gateway, err, sizeof(err)) != CLB_OK) {
+            fprintf(stderr, "colibri serve: gateway: %s\n", err);
+            goto out;
+        }
+        hc.gateway = gateway;
+        if (cfg.gateway)
+            clb_logf(log, CLB_LOG_INFO, "gateway: %zu network(s) under /gateway/",
+                     json_object_size(json_object_get(cfg.gateway, "networks")));
         if (clb_http_start(&hc, &http, err, sizeof(err)) != CLB_OK) {
             fprintf(stderr, "colibri serve: REST API on %s:%d: %s\n", cfg.listen_host,
                     cfg.listen_port, err);
@@ -543,6 +560,7 @@ int cli_serve_main(int argc, char **argv)
 out:
     clb_console_stop(console);
     clb_http_stop(http);
+    clb_gateway_destroy(gateway); /* after the API: no request is running */
     /* The stream stops before the engine: its service loop is woken by the
      * engine's events, which end with the engine. */
     clb_ws_stop(ws);

@@ -5,12 +5,19 @@
  *   - sources: one synthetic market generator (core/synth.h) per market
  *     symbol; each record due by the wall clock is handed to every paper
  *     connector trading that symbol (clb_paper_on_record);
- *   - connectors: paper connectors, each with its own event bus, added to
- *     the clock first so they tick before the strategies;
+ *   - connectors, each with its own event bus, added to the clock first so
+ *     they tick before the strategies. The engine reaches every connector
+ *     through core/connector.h (books, rules, balances, tracker, status,
+ *     place, cancel); only what is the paper venue's own stays behind
+ *     `ec->paper`: the simulated sources feeding it, deposits of the
+ *     starting balances, its stats. Exchange connectors (binance, amm) live on
+ *     one network loop (connectors/net) created with the engine;
  *   - strategies: created by type from the registry, each bound to its
  *     connector through a small proxy connector that forwards every hook
  *     and tags the orders the strategy places with its id (the connector
  *     interface carries the owner in the request, but order events do not);
+ *     two-venue strategies (amm_arb) get a second proxy on their
+ *     connector_2, and an amm connector there is amm_arb's quote source;
  *   - the engine's own listener on each bus keeps the order records (live
  *     orders plus a ring of finished ones), the fills ring, per-strategy
  *     accounting and the metrics counters, and appends feed events;
@@ -21,9 +28,11 @@
  *     refused while the writer reports itself unavailable.
  *
  * The loop: feed the records that are due, run the clock tick if due, run
- * queued commands, publish snapshots and events, then poll() the command
- * eventfd until the next record, tick or publication is due. Exchange
- * sockets will join that poll set later. Wall time (CLOCK_REALTIME) is read
+ * queued commands, publish snapshots and events, then wait on the command
+ * eventfd until the next record, tick or publication is due: with exchange
+ * connectors the wait is clb_netloop_poll, which services their sockets
+ * and timers meanwhile (their callbacks run on the worker), else poll().
+ * Wall time (CLOCK_REALTIME) is read
  * here only, and made monotonic (a clock stepping back repeats the latest
  * instant) because core's clock refuses to go backwards.
  *
@@ -45,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,8 +67,20 @@
 #include "order_book.h"
 #include "order_tracker.h"
 #include "paper.h"
+#ifdef COLIBRI_HAVE_NET
+#include "net_url.h"
+#include "netloop.h"
+#endif
+#ifdef COLIBRI_HAVE_BINANCE
+#include "binance.h"
+#endif
+#ifdef COLIBRI_HAVE_AMM
+#include "amm.h"
+#endif
+#include "amm_arb.h"
 #include "param.h"
 #include "performance.h"
+#include "secrets.h"
 #include "store/store_writer.h"
 #include "strategy.h"
 #include "synth.h"
@@ -81,6 +103,7 @@
 #define ENG_DEFAULT_LATENCY_MS 20
 #define ENG_FEE_MAX 0.01
 #define ENG_ERR 256
+#define ENG_KEY_MAX 256          /* API key / secret, NUL included */
 
 /* ------------------------------------------------------------------------ */
 /* Simulated markets                                                         */
@@ -154,12 +177,30 @@ static void preset_synth_params(const struct sim_preset *p, int64_t start_ns,
 /* Configuration parsing (shared by check and create)                        */
 /* ------------------------------------------------------------------------ */
 
+enum eng_ctype { CT_PAPER = 0, CT_BINANCE, CT_AMM };
+
+#define ENG_URL_MAX 512
+#define ENG_PATH_MAX 1024
+#define ENG_PREFIX_MAX 9 /* client order id prefix, NUL included (binance.h: <= 8) */
+
 struct conn_spec {
     char name[32];
-    const struct sim_preset *markets[ENG_MAX_MARKETS];
+    enum eng_ctype type;
+    char symbols[ENG_MAX_MARKETS][CLB_SYMBOL_MAX]; /* every type */
+    const struct sim_preset *markets[ENG_MAX_MARKETS]; /* paper: the simulated markets */
     size_t n_markets;
+    /* paper */
     double maker_fee, taker_fee;
     int64_t latency_ms;
+    /* binance */
+    char rest_url[ENG_URL_MAX], stream_url[ENG_URL_MAX], ws_api_url[ENG_URL_MAX];
+    char client_id_prefix[ENG_PREFIX_MAX]; /* "" = the connector's default */
+    char ca_file[ENG_PATH_MAX];            /* "" = system CAs */
+    /* amm (gateway_url is kept in rest_url) */
+    char network[64], address[64], dex[64];
+    double fee;                            /* < 0: the connector's default */
+    int amount_decimals, price_decimals;   /* < 0: the connector's default */
+    int64_t price_poll_ms, balance_poll_ms, tx_poll_ms; /* 0: the connector's default */
 };
 
 struct bal_spec {
@@ -170,6 +211,8 @@ struct bal_spec {
 struct engine_spec {
     struct conn_spec conns[CLB_ENGINE_MAX_CONNECTORS];
     size_t n_conns;
+    size_t n_exchange;           /* connectors of other types than paper */
+    char ca_file[ENG_PATH_MAX];  /* the exchange connectors' CA file ("" = system CAs) */
     struct bal_spec bal[ENG_MAX_ASSETS * CLB_ENGINE_MAX_CONNECTORS];
     size_t n_bal;
 };
@@ -235,63 +278,208 @@ static int parse_fee(json_t *c, const char *key, size_t idx, double *out, char *
     return CLB_OK;
 }
 
-static int parse_conn(json_t *c, size_t idx, struct conn_spec *cs, char *err, size_t errlen)
+/* The keys each connector type accepts (the first three are common). */
+static const char *const paper_keys[] = { "name", "type", "markets", "maker_fee", "taker_fee",
+                                          "latency_ms", NULL };
+static const char *const binance_keys[] = { "name", "type", "markets", "rest_url", "stream_url",
+                                            "ws_api_url", "client_id_prefix", "ca_file", NULL };
+static const char *const amm_keys[] = { "name", "type", "markets", "gateway_url", "network",
+                                        "address", "dex", "fee", "amount_decimals",
+                                        "price_decimals", "price_poll_ms", "balance_poll_ms",
+                                        "tx_poll_ms", "ca_file", NULL };
+
+static void key_list(const char *const *keys, char *buf, size_t cap)
 {
-    static const char *const keys[] = { "name", "type", "markets", "maker_fee", "taker_fee",
-                                        "latency_ms" };
-    if (!json_is_object(c))
-        return clb_errf(err, errlen, CLB_EINVAL, "connectors[%zu]: must be an object, not %s", idx,
-                     clb_json_type_name(c));
-    const char *k;
-    json_t *v;
-    json_object_foreach(c, k, v) {
-        bool ok = false;
-        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-            ok = ok || strcmp(k, keys[i]) == 0;
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; keys[i] && used < cap; i++) {
+        int w = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", keys[i]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+/* "BASE-QUOTE", each part 1-15 characters of A-Z 0-9. */
+static bool valid_symbol(const char *s, char *base, char *quote)
+{
+    const char *dash = strchr(s, '-');
+    if (!dash || strchr(dash + 1, '-'))
+        return false;
+    size_t nb = (size_t)(dash - s), nq = strlen(dash + 1);
+    if (nb == 0 || nq == 0 || nb >= CLB_ASSET_MAX || nq >= CLB_ASSET_MAX)
+        return false;
+    for (const char *c = s; *c; c++)
+        if (c != dash && !((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')))
+            return false;
+    if (base) {
+        memcpy(base, s, nb);
+        base[nb] = '\0';
+    }
+    if (quote)
+        memcpy(quote, dash + 1, nq + 1);
+    return true;
+}
+
+/* A required URL of a binance entry: a string, an allowed scheme of the
+ * right kind (REST: http(s), streams: ws(s)), accepted by the URL policy. */
+static int parse_url(json_t *c, const char *key, bool ws, size_t idx, char *out, size_t cap,
+                     char *err, size_t errlen)
+{
+    json_t *v = json_object_get(c, key);
+    const char *want = ws ? "wss://" : "https://";
+    if (!json_is_string(v))
+        return clb_errf(err, errlen, CLB_EINVAL, "connectors[%zu].%s: required, a %s... URL%s",
+                        idx, key, want, v ? "" : " (missing)");
+    const char *url = json_string_value(v);
+    if (strlen(url) >= cap)
+        return clb_errf(err, errlen, CLB_EINVAL, "connectors[%zu].%s: longer than %zu characters",
+                        idx, key, cap - 1);
+    bool kind = ws ? (strncmp(url, "wss://", 6) == 0 || strncmp(url, "ws://", 5) == 0)
+                   : (strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0);
+    if (!kind)
+        return clb_errf(err, errlen, CLB_EINVAL, "connectors[%zu].%s: \"%.80s\" must start with "
+                        "%s", idx, key, url, ws ? "wss:// (or ws:// to loopback)"
+                                                : "https:// (or http:// to loopback)");
+    char why[200] = "";
+#ifdef COLIBRI_HAVE_NET
+    int rc = clb_net_url_check(url, why, sizeof(why));
+#else
+    int rc = CLB_OK; /* no transport built: clb_engine_create refuses the connector */
+#endif
+    if (rc != CLB_OK)
+        return clb_errf(err, errlen, CLB_EINVAL, "connectors[%zu].%s: \"%.80s\": %s", idx, key,
+                        url, why[0] ? why : clb_strerror(rc));
+    memcpy(out, url, strlen(url) + 1);
+    return CLB_OK;
+}
+
+static int parse_ca_file(json_t *c, size_t idx, struct conn_spec *cs, char *err, size_t errlen);
+
+static int parse_binance(json_t *c, size_t idx, struct conn_spec *cs, char *err, size_t errlen)
+{
+    int rc;
+    if ((rc = parse_url(c, "rest_url", false, idx, cs->rest_url, sizeof(cs->rest_url), err,
+                        errlen)) != CLB_OK ||
+        (rc = parse_url(c, "stream_url", true, idx, cs->stream_url, sizeof(cs->stream_url), err,
+                        errlen)) != CLB_OK ||
+        (rc = parse_url(c, "ws_api_url", true, idx, cs->ws_api_url, sizeof(cs->ws_api_url), err,
+                        errlen)) != CLB_OK)
+        return rc;
+    json_t *v = json_object_get(c, "client_id_prefix");
+    if (v) {
+        const char *p = json_is_string(v) ? json_string_value(v) : "";
+        bool ok = p[0] != '\0' && strlen(p) < sizeof(cs->client_id_prefix);
+        for (const char *q = p; ok && *q; q++)
+            ok = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+                 (*q >= '0' && *q <= '9') || *q == '-' || *q == '_' || *q == '.';
         if (!ok)
             return clb_errf(err, errlen, CLB_EINVAL,
-                         "connectors[%zu].%s: unknown key (known: name, type, markets, "
-                         "maker_fee, taker_fee, latency_ms)", idx, k);
+                            "connectors[%zu].client_id_prefix: 1-%zu characters of A-Z a-z 0-9 "
+                            "- _ .", idx, sizeof(cs->client_id_prefix) - 1);
+        memcpy(cs->client_id_prefix, p, strlen(p) + 1);
     }
-    memset(cs, 0, sizeof(*cs));
-    json_t *name = json_object_get(c, "name");
-    if (!json_is_string(name) || !valid_name(json_string_value(name), sizeof(cs->name)))
-        return clb_errf(err, errlen, CLB_EINVAL,
-                     "connectors[%zu].name: required, 1-31 characters of A-Z a-z 0-9 _ - .", idx);
-    snprintf(cs->name, sizeof(cs->name), "%s", json_string_value(name));
-    json_t *type = json_object_get(c, "type");
-    if (!json_is_string(type) || strcmp(json_string_value(type), "paper") != 0)
-        return clb_errf(err, errlen, CLB_EINVAL,
-                     "connectors[%zu].type: required, must be \"paper\" (the only type so far)",
-                     idx);
-    json_t *mk = json_object_get(c, "markets");
-    char known[128];
-    known_markets(known, sizeof(known));
-    if (!json_is_array(mk) || json_array_size(mk) == 0)
-        return clb_errf(err, errlen, CLB_EINVAL,
-                     "connectors[%zu].markets: required, a non-empty array of market names (%s)",
-                     idx, known);
-    if (json_array_size(mk) > ENG_MAX_MARKETS)
-        return clb_errf(err, errlen, CLB_EINVAL, "connectors[%zu].markets: at most %d markets", idx,
-                     ENG_MAX_MARKETS);
-    for (size_t i = 0; i < json_array_size(mk); i++) {
-        json_t *m = json_array_get(mk, i);
-        const struct sim_preset *p = json_is_string(m) ? preset_find(json_string_value(m)) : NULL;
-        if (!json_is_string(m))
+    return parse_ca_file(c, idx, cs, err, errlen);
+}
+
+static int parse_ca_file(json_t *c, size_t idx, struct conn_spec *cs, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(c, "ca_file");
+    if (v) {
+        if (!json_is_string(v) || json_string_value(v)[0] == '\0' ||
+            strlen(json_string_value(v)) >= sizeof(cs->ca_file))
             return clb_errf(err, errlen, CLB_EINVAL,
-                         "connectors[%zu].markets[%zu]: must be a string, not %s", idx, i,
-                         clb_json_type_name(m));
-        if (!p)
-            return clb_errf(err, errlen, CLB_EINVAL,
-                         "connectors[%zu].markets[%zu]: unknown market \"%.40s\" (known: %s)", idx,
-                         i, json_string_value(m), known);
-        for (size_t j = 0; j < cs->n_markets; j++)
-            if (cs->markets[j] == p)
-                return clb_errf(err, errlen, CLB_EINVAL,
-                             "connectors[%zu].markets[%zu]: \"%s\" is listed twice", idx, i,
-                             p->symbol);
-        cs->markets[cs->n_markets++] = p;
+                            "connectors[%zu].ca_file: must be the path of a PEM file", idx);
+        const char *path = json_string_value(v);
+        if (access(path, R_OK) != 0)
+            return clb_errf(err, errlen, CLB_EINVAL, "connectors[%zu].ca_file: cannot read "
+                            "%.200s: %s", idx, path, strerror(errno));
+        memcpy(cs->ca_file, path, strlen(path) + 1);
     }
+    return CLB_OK;
+}
+
+/* A string key of an amm entry: 1..cap-1 characters of A-Z a-z 0-9 _ - .,
+ * or with `address` "0x" + 40 hex digits. */
+static int parse_amm_str(json_t *c, const char *key, bool required, bool address, size_t idx,
+                         char *out, size_t cap, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(c, key);
+    if (!v) {
+        if (required)
+            return clb_errf(err, errlen, CLB_EINVAL, "connectors[%zu].%s: required%s", idx, key,
+                            address ? ", the wallet address \"0x\" + 40 hex digits" : "");
+        return CLB_OK;
+    }
+    const char *p = json_is_string(v) ? json_string_value(v) : "";
+    bool ok;
+    if (address) {
+        ok = strlen(p) == 42 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+        for (size_t i = 2; ok && p[i]; i++)
+            ok = (p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f') ||
+                 (p[i] >= 'A' && p[i] <= 'F');
+    } else {
+        ok = valid_name(p, cap);
+    }
+    if (!ok)
+        return clb_errf(err, errlen, CLB_EINVAL, "connectors[%zu].%s: %s", idx, key,
+                        address ? "must be a wallet address \"0x\" + 40 hex digits"
+                                : "must be 1-63 characters of A-Z a-z 0-9 _ - .");
+    memcpy(out, p, strlen(p) + 1);
+    return CLB_OK;
+}
+
+static int parse_amm_int(json_t *c, const char *key, int64_t lo, int64_t hi, size_t idx,
+                         int64_t *out, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(c, key);
+    if (!v)
+        return CLB_OK;
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return clb_errf(err, errlen, CLB_EINVAL, "connectors[%zu].%s: must be an integer in "
+                        "[%" PRId64 ", %" PRId64 "]", idx, key, lo, hi);
+    *out = json_integer_value(v);
+    return CLB_OK;
+}
+
+static int parse_amm(json_t *c, size_t idx, struct conn_spec *cs, char *err, size_t errlen)
+{
+    int rc;
+    cs->fee = -1;
+    cs->amount_decimals = cs->price_decimals = -1;
+    if ((rc = parse_url(c, "gateway_url", false, idx, cs->rest_url, sizeof(cs->rest_url), err,
+                        errlen)) != CLB_OK ||
+        (rc = parse_amm_str(c, "network", true, false, idx, cs->network, sizeof(cs->network), err,
+                            errlen)) != CLB_OK ||
+        (rc = parse_amm_str(c, "address", true, true, idx, cs->address, sizeof(cs->address), err,
+                            errlen)) != CLB_OK ||
+        (rc = parse_amm_str(c, "dex", false, false, idx, cs->dex, sizeof(cs->dex), err,
+                            errlen)) != CLB_OK)
+        return rc;
+    json_t *v = json_object_get(c, "fee");
+    if (v) {
+        if (!json_is_number(v) || !(json_number_value(v) >= 0 && json_number_value(v) < 0.1))
+            return clb_errf(err, errlen, CLB_EINVAL, "connectors[%zu].fee: must be the pool fee "
+                            "fraction in [0, 0.1) (Uniswap V2: 0.003)", idx);
+        cs->fee = json_number_value(v);
+    }
+    int64_t ad = -1, pd = -1;
+    if ((rc = parse_amm_int(c, "amount_decimals", 0, 18, idx, &ad, err, errlen)) != CLB_OK ||
+        (rc = parse_amm_int(c, "price_decimals", 0, 18, idx, &pd, err, errlen)) != CLB_OK ||
+        (rc = parse_amm_int(c, "price_poll_ms", 100, 3600000, idx, &cs->price_poll_ms, err,
+                            errlen)) != CLB_OK ||
+        (rc = parse_amm_int(c, "balance_poll_ms", 100, 3600000, idx, &cs->balance_poll_ms, err,
+                            errlen)) != CLB_OK ||
+        (rc = parse_amm_int(c, "tx_poll_ms", 50, 600000, idx, &cs->tx_poll_ms, err, errlen)) !=
+            CLB_OK)
+        return rc;
+    cs->amount_decimals = (int)ad;
+    cs->price_decimals = (int)pd;
+    return parse_ca_file(c, idx, cs, err, errlen);
+}
+
+static int parse_paper(json_t *c, size_t idx, struct conn_spec *cs, char *err, size_t errlen)
+{
     cs->maker_fee = 0.001;
     cs->taker_fee = 0.001;
     cs->latency_ms = ENG_DEFAULT_LATENCY_MS;
@@ -310,12 +498,99 @@ static int parse_conn(json_t *c, size_t idx, struct conn_spec *cs, char *err, si
     return CLB_OK;
 }
 
-/* Scale of an asset across the configured connectors, or -1 if no market
- * trades it. */
+static int parse_conn(json_t *c, size_t idx, struct conn_spec *cs, char *err, size_t errlen)
+{
+    if (!json_is_object(c))
+        return clb_errf(err, errlen, CLB_EINVAL, "connectors[%zu]: must be an object, not %s", idx,
+                     clb_json_type_name(c));
+    memset(cs, 0, sizeof(*cs));
+    json_t *type = json_object_get(c, "type");
+    const char *ts = json_is_string(type) ? json_string_value(type) : "";
+    if (strcmp(ts, "paper") == 0)
+        cs->type = CT_PAPER;
+    else if (strcmp(ts, "binance") == 0)
+        cs->type = CT_BINANCE;
+    else if (strcmp(ts, "amm") == 0)
+        cs->type = CT_AMM;
+    else
+        return clb_errf(err, errlen, CLB_EINVAL,
+                     "connectors[%zu].type: required, \"paper\", \"binance\" or \"amm\"", idx);
+    const char *const *keys = cs->type == CT_PAPER ? paper_keys
+                              : cs->type == CT_AMM ? amm_keys : binance_keys;
+    const char *k;
+    json_t *v;
+    json_object_foreach(c, k, v) {
+        bool ok = false;
+        for (size_t i = 0; keys[i]; i++)
+            ok = ok || strcmp(k, keys[i]) == 0;
+        if (!ok) {
+            char list[256];
+            key_list(keys, list, sizeof(list));
+            return clb_errf(err, errlen, CLB_EINVAL,
+                         "connectors[%zu].%.64s: unknown key (known for %s: %s)", idx, k, ts,
+                         list);
+        }
+    }
+    json_t *name = json_object_get(c, "name");
+    if (!json_is_string(name) || !valid_name(json_string_value(name), sizeof(cs->name)))
+        return clb_errf(err, errlen, CLB_EINVAL,
+                     "connectors[%zu].name: required, 1-31 characters of A-Z a-z 0-9 _ - .", idx);
+    snprintf(cs->name, sizeof(cs->name), "%s", json_string_value(name));
+    json_t *mk = json_object_get(c, "markets");
+    char known[128];
+    if (cs->type == CT_PAPER)
+        known_markets(known, sizeof(known));
+    else if (cs->type == CT_AMM)
+        snprintf(known, sizeof(known), "the network's token symbols, like \"WETH-USDC\"");
+    else
+        snprintf(known, sizeof(known), "like \"BTC-USDT\"");
+    if (!json_is_array(mk) || json_array_size(mk) == 0)
+        return clb_errf(err, errlen, CLB_EINVAL,
+                     "connectors[%zu].markets: required, a non-empty array of market names (%s)",
+                     idx, known);
+    if (json_array_size(mk) > ENG_MAX_MARKETS)
+        return clb_errf(err, errlen, CLB_EINVAL, "connectors[%zu].markets: at most %d markets", idx,
+                     ENG_MAX_MARKETS);
+    for (size_t i = 0; i < json_array_size(mk); i++) {
+        json_t *m = json_array_get(mk, i);
+        if (!json_is_string(m))
+            return clb_errf(err, errlen, CLB_EINVAL,
+                         "connectors[%zu].markets[%zu]: must be a string, not %s", idx, i,
+                         clb_json_type_name(m));
+        const char *sym = json_string_value(m);
+        if (cs->type == CT_PAPER) {
+            const struct sim_preset *p = preset_find(sym);
+            if (!p)
+                return clb_errf(err, errlen, CLB_EINVAL,
+                             "connectors[%zu].markets[%zu]: unknown market \"%.40s\" (known: %s)",
+                             idx, i, sym, known);
+            cs->markets[cs->n_markets] = p;
+        } else if (!valid_symbol(sym, NULL, NULL)) {
+            return clb_errf(err, errlen, CLB_EINVAL,
+                         "connectors[%zu].markets[%zu]: \"%.40s\" is not a market name like "
+                         "\"BTC-USDT\" (BASE-QUOTE, A-Z 0-9)", idx, i, sym);
+        }
+        for (size_t j = 0; j < cs->n_markets; j++)
+            if (strcmp(cs->symbols[j], sym) == 0)
+                return clb_errf(err, errlen, CLB_EINVAL,
+                             "connectors[%zu].markets[%zu]: \"%s\" is listed twice", idx, i, sym);
+        snprintf(cs->symbols[cs->n_markets], sizeof(cs->symbols[0]), "%s", sym);
+        cs->n_markets++;
+    }
+    if (cs->type == CT_AMM)
+        return parse_amm(c, idx, cs, err, errlen);
+    return cs->type == CT_PAPER ? parse_paper(c, idx, cs, err, errlen)
+                                : parse_binance(c, idx, cs, err, errlen);
+}
+
+/* Scale of an asset across the configured paper connectors (balances are
+ * theirs only), or -1 if no paper market trades it. */
 static int spec_asset_scale(const struct engine_spec *s, const char *asset)
 {
     int scale = -1;
     for (size_t i = 0; i < s->n_conns; i++) {
+        if (s->conns[i].type != CT_PAPER)
+            continue;
         for (size_t j = 0; j < s->conns[i].n_markets; j++) {
             const struct sim_preset *p = s->conns[i].markets[j];
             int sc = -1;
@@ -342,8 +617,10 @@ static int parse_spec(const struct clb_engine_config *cfg, struct engine_spec *s
     if (!cfg->connectors) {
         struct conn_spec *c = &s->conns[0];
         snprintf(c->name, sizeof(c->name), "paper");
-        for (size_t i = 0; i < N_PRESETS; i++)
+        for (size_t i = 0; i < N_PRESETS; i++) {
+            snprintf(c->symbols[c->n_markets], sizeof(c->symbols[0]), "%s", presets[i].symbol);
             c->markets[c->n_markets++] = &presets[i];
+        }
         c->maker_fee = c->taker_fee = 0.001;
         c->latency_ms = ENG_DEFAULT_LATENCY_MS;
         s->n_conns = 1;
@@ -363,6 +640,16 @@ static int parse_spec(const struct clb_engine_config *cfg, struct engine_spec *s
                     return clb_errf(err, errlen, CLB_EINVAL,
                                  "connectors[%zu].name: \"%s\" is already used by connectors[%zu]",
                                  i, s->conns[i].name, j);
+            /* One network loop serves every exchange connector: one CA file. */
+            const char *ca = s->conns[i].ca_file;
+            if (s->conns[i].type != CT_PAPER && ca[0] && s->ca_file[0] &&
+                strcmp(ca, s->ca_file) != 0)
+                return clb_errf(err, errlen, CLB_EINVAL,
+                                "connectors[%zu].ca_file: differs from an earlier connector's "
+                                "(one CA file serves every exchange connector)", i);
+            if (ca[0])
+                memcpy(s->ca_file, ca, strlen(ca) + 1);
+            s->n_exchange += s->conns[i].type != CT_PAPER;
             s->n_conns++;
         }
     }
@@ -389,7 +676,8 @@ static int parse_spec(const struct clb_engine_config *cfg, struct engine_spec *s
         int scale = spec_asset_scale(s, asset);
         if (scale < 0)
             return clb_errf(err, errlen, CLB_EINVAL,
-                         "balances.%.40s: no configured market trades this asset", asset);
+                         "balances.%.40s: no configured market trades this asset (balances "
+                         "are the paper connectors' starting funds)", asset);
         clb_dec d;
         int64_t scaled;
         if (!json_is_string(v) || clb_dec_parse_cstr(json_string_value(v), &d) != CLB_OK ||
@@ -438,12 +726,15 @@ int clb_engine_check_config(const struct clb_engine_config *cfg, char *err, size
 struct clb_engine;
 struct eng_conn;
 
-/* Per (connector, market): the paper index, the book topic and counters. */
+/* Per (connector, market): names, the paper index, the book topic and
+ * counters. Trading rules and books are the connector's (ops->rules,
+ * ops->book): an exchange connector has them only once it is ready. */
 struct eng_market {
-    const struct sim_preset *preset;
-    struct clb_market_rules rules;
-    uint32_t paper_idx;
-    uint64_t updates;     /* records applied */
+    char symbol[CLB_SYMBOL_MAX];
+    char base[CLB_ASSET_MAX], quote[CLB_ASSET_MAX];
+    const struct sim_preset *preset; /* paper only */
+    uint32_t paper_idx;              /* paper only */
+    uint64_t updates;     /* paper: records applied; others: the book's change count */
     uint64_t pub_updates; /* updates at the last book publication */
     int64_t last_pub_mono;
     size_t slot;          /* snapshot slot of "book:C:M" */
@@ -455,15 +746,22 @@ struct eng_conn {
     struct clb_engine *e;
     uint8_t idx;
     char name[32];
+    enum eng_ctype type;
     struct clb_event_bus bus;
-    struct clb_paper *paper;
-    struct clb_connector *conn;
+    struct clb_paper *paper;     /* paper connectors only */
+#ifdef COLIBRI_HAVE_BINANCE
+    struct clb_binance *binance; /* binance connectors only */
+#endif
+#ifdef COLIBRI_HAVE_AMM
+    struct clb_amm *amm;         /* amm connectors only */
+#endif
+    struct clb_connector *conn;  /* the connector interface (owned through the above) */
     struct eng_market markets[ENG_MAX_MARKETS];
     uint32_t n_markets;
     char assets[ENG_MAX_ASSETS][CLB_ASSET_MAX];
     uint32_t n_assets;
-    double maker_fee, taker_fee;
-    int64_t latency_ms;
+    double maker_fee, taker_fee; /* paper: configured */
+    int64_t latency_ms;          /* paper only */
 };
 
 struct eng_sub {
@@ -518,6 +816,7 @@ struct eng_strategy;
 struct eng_proxy {
     struct clb_connector base; /* must stay first */
     struct eng_strategy *es;
+    struct eng_conn *ec;       /* the real connector's */
 };
 
 /* Accounting of a strategy's own fills (doubles: reports, not money). */
@@ -540,6 +839,10 @@ struct eng_strategy {
     struct eng_proxy proxy;
     struct eng_conn *ec;
     uint32_t market;
+    /* two-venue strategies (ops->attach_secondary): the second connector */
+    struct eng_proxy proxy2;
+    struct eng_conn *ec2;    /* NULL if none */
+    uint32_t market2;
     enum eng_sstate state;
     int64_t created_ns, started_ns, stopped_ns;
     struct eng_perf pf;
@@ -610,6 +913,14 @@ struct clb_engine {
     int64_t stop_begin_mono;
     int64_t stop_deadline_mono;
     uint64_t records_fed;
+#ifdef COLIBRI_HAVE_NET
+    struct clb_netloop *loop; /* exchange connectors' sockets and timers; NULL = paper only */
+#endif
+    uint64_t loop_errors;     /* failed clb_netloop_poll calls */
+    struct engine_spec *spec; /* the parsed config, until the worker's setup is done */
+    struct eng_keys {         /* exchange connectors' API keys, wiped after their setup */
+        char key[ENG_KEY_MAX], secret[ENG_KEY_MAX];
+    } keys[CLB_ENGINE_MAX_CONNECTORS];
 
     /* ---- persistence (worker; the writer itself is thread-safe) ---- */
     struct clb_store_writer *sw; /* borrowed, NULL = none */
@@ -628,6 +939,9 @@ struct clb_engine {
     _Atomic int stop_timeout_ms;
     bool worker_done;
     bool joined;
+    bool setup_done;          /* the worker's setup ended (setup_rc, setup_err) */
+    int setup_rc;
+    char setup_err[ENG_ERR];
 
     /* ---- command queue (q_mu) ---- */
     pthread_mutex_t q_mu;
@@ -671,6 +985,14 @@ static int64_t wall_now(struct clb_engine *e)
     if (t > e->now_ns)
         e->now_ns = t;
     return e->now_ns;
+}
+
+/* Overwrites a secret in memory (a plain memset may be optimised away). */
+static void wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+    while (n--)
+        *v++ = 0;
 }
 
 static json_int_t to_ms(int64_t ns)
@@ -854,7 +1176,7 @@ static struct eng_conn *conn_find(struct clb_engine *e, const char *name)
 static int market_find(const struct eng_conn *ec, const char *symbol)
 {
     for (uint32_t i = 0; i < ec->n_markets; i++)
-        if (strcmp(ec->markets[i].rules.symbol, symbol) == 0)
+        if (strcmp(ec->markets[i].symbol, symbol) == 0)
             return (int)i;
     return -1;
 }
@@ -898,13 +1220,26 @@ static struct eng_trade *trade_at(struct clb_engine *e, size_t i)
     return &e->trades[pos];
 }
 
-static double market_mid(const struct eng_conn *ec, uint32_t m)
+/* The connector's trading rules and book of a market (NULL while an
+ * exchange connector does not have them yet). */
+static const struct clb_market_rules *market_rules(struct eng_conn *ec, uint32_t m)
 {
-    const struct clb_order_book *b = clb_paper_book(ec->paper, ec->markets[m].paper_idx);
+    return ec->conn->ops->rules(ec->conn, ec->markets[m].symbol);
+}
+
+static const struct clb_order_book *market_book(struct eng_conn *ec, uint32_t m)
+{
+    return ec->conn->ops->book(ec->conn, ec->markets[m].symbol);
+}
+
+static double market_mid(struct eng_conn *ec, uint32_t m)
+{
+    const struct clb_order_book *b = market_book(ec, m);
+    const struct clb_market_rules *r = market_rules(ec, m);
     double mid;
-    if (!b || !clb_book_mid(b, &mid))
+    if (!b || !r || !clb_book_mid(b, &mid))
         return NAN;
-    return mid * pow(10.0, -(double)ec->markets[m].rules.price_scale);
+    return mid * pow(10.0, -(double)r->price_scale);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -933,7 +1268,7 @@ static json_t *order_json(struct clb_engine *e, const struct eng_order *o)
     json_object_set_new(j, "client_order_id", json_string(o->cid));
     json_object_set_new(j, "exchange_order_id", json_string(o->xid));
     json_object_set_new(j, "connector", json_string(ec->name));
-    json_object_set_new(j, "market", json_string(ec->markets[o->market].rules.symbol));
+    json_object_set_new(j, "market", json_string(ec->markets[o->market].symbol));
     json_object_set_new(j, "side", json_string(clb_side_name(o->side)));
     json_object_set_new(j, "type", json_string(order_type_name(o->type)));
     json_object_set_new(j, "price", jdec(o->price));
@@ -958,7 +1293,7 @@ static json_t *trade_json(struct clb_engine *e, const struct eng_trade *t)
     json_object_set_new(j, "trade_id", json_string(t->trade_id));
     json_object_set_new(j, "client_order_id", json_string(t->cid));
     json_object_set_new(j, "connector", json_string(ec->name));
-    json_object_set_new(j, "market", json_string(ec->markets[t->market].rules.symbol));
+    json_object_set_new(j, "market", json_string(ec->markets[t->market].symbol));
     json_object_set_new(j, "side", json_string(clb_side_name(t->side)));
     json_object_set_new(j, "price", jdec(t->price));
     json_object_set_new(j, "amount", jdec(t->amount));
@@ -1039,7 +1374,11 @@ static json_t *strategy_json(struct clb_engine *e, const struct eng_strategy *es
     json_object_set_new(j, "name", json_string(es->name));
     json_object_set_new(j, "type", json_string(es->ops->type));
     json_object_set_new(j, "connector", json_string(es->ec->name));
-    json_object_set_new(j, "market", json_string(es->ec->markets[es->market].rules.symbol));
+    json_object_set_new(j, "market", json_string(es->ec->markets[es->market].symbol));
+    if (es->ec2) {
+        json_object_set_new(j, "connector_2", json_string(es->ec2->name));
+        json_object_set_new(j, "market_2", json_string(es->ec2->markets[es->market2].symbol));
+    }
     json_object_set_new(j, "state", json_string(sstate_name(es->state)));
     json_object_set_new(j, "params",
                         params_json(es->ops, es->ops->config ? es->ops->config(es->s) : NULL));
@@ -1094,7 +1433,7 @@ static struct eng_order *live_finish(struct clb_engine *e, struct eng_order *o)
 static void perf_on_fill(struct eng_strategy *es, const struct clb_order_event *oe)
 {
     struct eng_perf *pf = &es->pf;
-    const struct clb_market_rules *r = &es->ec->markets[es->market].rules;
+    const struct eng_market *r = &es->ec->markets[es->market];
     double px = clb_dec_to_double(oe->fill_price);
     double q = clb_dec_to_double(oe->fill_amount);
     double fee = clb_dec_to_double(oe->fill_fee);
@@ -1161,9 +1500,9 @@ static void record_trade(struct clb_engine *e, struct eng_conn *ec, int market,
     clb_dec_format(t->amount, q, sizeof(q));
     if (owner)
         LOGI(e, "fill %s %s %s %s @ %s (%s, strategy %" PRIu32 ")", ec->name,
-             ec->markets[market].rules.symbol, clb_side_name(t->side), q, p, t->cid, owner);
+             ec->markets[market].symbol, clb_side_name(t->side), q, p, t->cid, owner);
     else
-        LOGI(e, "fill %s %s %s %s @ %s (%s, manual)", ec->name, ec->markets[market].rules.symbol,
+        LOGI(e, "fill %s %s %s %s @ %s (%s, manual)", ec->name, ec->markets[market].symbol,
              clb_side_name(t->side), q, p, t->cid);
 }
 
@@ -1234,6 +1573,10 @@ static void store_balances(struct clb_engine *e)
     int64_t ts_ms = (int64_t)to_ms(wall_now(e));
     for (size_t i = 0; i < e->n_conns; i++) {
         struct eng_conn *ec = &e->conns[i];
+        struct clb_connector_status cst;
+        ec->conn->ops->status(ec->conn, &cst);
+        if (!cst.balances_ready)
+            continue; /* an exchange account not read yet: no zeros in the history */
         for (uint32_t k = 0; k < ec->n_assets; k++) {
             struct clb_store_rec r;
             memset(&r, 0, sizeof(r));
@@ -1332,10 +1675,10 @@ static void on_order_event(void *ud, const struct clb_event *ev)
         json_object_set_new(d, "event", json_string(event_kind(ev->type)));
     feed_append(e, "orders", "order", d, to_ms(ev->ts_ns));
     if (ev->type == CLB_EV_ORDER_FAILED)
-        LOGI(e, "order %s on %s %s failed: %s", o->cid, ec->name, mk->rules.symbol,
+        LOGI(e, "order %s on %s %s failed: %s", o->cid, ec->name, mk->symbol,
              clb_strerror(o->reason));
     else
-        LOGD(e, "order %s on %s %s: %s", o->cid, ec->name, mk->rules.symbol,
+        LOGD(e, "order %s on %s %s: %s", o->cid, ec->name, mk->symbol,
              event_kind(ev->type));
     if (!finished && clb_order_state_is_terminal(o->state))
         live_finish(e, o);
@@ -1347,14 +1690,14 @@ static void on_order_event(void *ud, const struct clb_event *ev)
 
 static struct clb_connector *px_real(struct clb_connector *c)
 {
-    return ((struct eng_proxy *)c)->es->ec->conn;
+    return ((struct eng_proxy *)c)->ec->conn;
 }
 
 static int px_place(struct clb_connector *c, const struct clb_order_request *req,
                     char client_id[CLB_CLIENT_ID_MAX])
 {
     struct eng_strategy *es = ((struct eng_proxy *)c)->es;
-    struct clb_connector *real = es->ec->conn;
+    struct clb_connector *real = ((struct eng_proxy *)c)->ec->conn;
     if (!req)
         return CLB_EINVAL;
     if (!store_accepts_orders(es->e))
@@ -1431,15 +1774,15 @@ static const struct clb_connector_ops proxy_ops = {
 
 static const struct clb_time_iterator_ops proxy_it_ops = { .name = "proxy" };
 
-static void proxy_init(struct eng_strategy *es)
+static void proxy_init(struct eng_strategy *es, struct eng_proxy *p, struct eng_conn *ec)
 {
-    struct eng_proxy *p = &es->proxy;
     memset(p, 0, sizeof(*p));
     clb_time_iterator_init(&p->base.it, &proxy_it_ops);
     p->base.ops = &proxy_ops;
-    memcpy(p->base.name, es->ec->name, sizeof(p->base.name));
-    p->base.bus = &es->ec->bus;
+    memcpy(p->base.name, ec->name, sizeof(p->base.name));
+    p->base.bus = &ec->bus;
     p->es = es;
+    p->ec = ec;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1517,6 +1860,73 @@ static json_t *build_status(struct clb_engine *e)
     return j;
 }
 
+#ifdef COLIBRI_HAVE_BINANCE
+/* Integer counters into stats (the API's Connector schema: integers
+ * only); the stream flags and the tick-to-order summary beside it, into o. */
+static void binance_stats_json(struct eng_conn *ec, json_t *o, json_t *sj)
+{
+    struct clb_binance_stats st;
+    clb_binance_stats(ec->binance, &st);
+    static const struct {
+        const char *name;
+        size_t off;
+    } counters[] = {
+#define BS(f) { #f, offsetof(struct clb_binance_stats, f) }
+        BS(rest_requests),  BS(rest_errors),       BS(rest_5xx),          BS(rest_timeouts),
+        BS(rest_throttled), BS(throttle_waits),    BS(time_syncs),        BS(orders_placed),
+        BS(orders_rejected), BS(orders_unknown),   BS(orders_lost),       BS(cancels_sent),
+        BS(cancel_unknown), BS(status_queries),    BS(not_found),         BS(fills),
+        BS(fill_duplicates), BS(orphans_adopted),  BS(depth_msgs),        BS(book_resyncs),
+        BS(snapshots),      BS(market_reconnects), BS(user_reconnects),   BS(server_shutdowns),
+        BS(user_events),    BS(bad_messages),
+#undef BS
+    };
+    json_t *streams = json_object();
+    json_object_set_new(streams, "market", json_boolean(st.market_stream_up));
+    json_object_set_new(streams, "user", json_boolean(st.user_stream_up));
+    json_object_set_new(o, "streams", streams);
+    for (size_t k = 0; k < sizeof(counters) / sizeof(counters[0]); k++) {
+        uint64_t v;
+        memcpy(&v, (const char *)&st + counters[k].off, sizeof(v));
+        json_object_set_new(sj, counters[k].name, json_integer((json_int_t)v));
+    }
+    const struct clb_binance_latency *h = &st.tick_to_order;
+    json_t *t = json_object();
+    json_object_set_new(t, "count", json_integer((json_int_t)h->count));
+    json_object_set_new(t, "p50_us", jnum(clb_binance_latency_quantile(h, 0.5) / 1e3));
+    json_object_set_new(t, "p99_us", jnum(clb_binance_latency_quantile(h, 0.99) / 1e3));
+    json_object_set_new(t, "max_us", jnum((double)h->max_ns / 1e3));
+    json_object_set_new(o, "tick_to_order", t);
+}
+#endif
+
+static const char *conn_source(const struct eng_conn *ec)
+{
+    return ec->type == CT_PAPER ? "sim" : "exchange";
+}
+
+/* The connector's own figures into o: "stats" (integers) from the paper
+ * venue or an exchange connector (requests, reconnects, resyncs...), and
+ * an exchange connector's "streams" and "tick_to_order". */
+static void conn_stats_json(struct eng_conn *ec, json_t *o)
+{
+    json_t *sj = json_object();
+    if (ec->paper) {
+        struct clb_paper_stats ps;
+        clb_paper_stats(ec->paper, &ps);
+        json_object_set_new(sj, "records", json_integer((json_int_t)ps.records));
+        json_object_set_new(sj, "fills", json_integer((json_int_t)ps.fills));
+        json_object_set_new(sj, "orders_submitted", json_integer((json_int_t)ps.orders_submitted));
+        json_object_set_new(sj, "orders_rejected", json_integer((json_int_t)ps.orders_rejected));
+        json_object_set_new(sj, "cancels", json_integer((json_int_t)ps.cancels));
+    }
+#ifdef COLIBRI_HAVE_BINANCE
+    if (ec->binance)
+        binance_stats_json(ec, o, sj);
+#endif
+    json_object_set_new(o, "stats", sj);
+}
+
 static json_t *build_connectors(struct clb_engine *e)
 {
     json_t *a = json_array();
@@ -1527,25 +1937,24 @@ static json_t *build_connectors(struct clb_engine *e)
         json_t *st = conn_status_json(ec, &ready);
         json_object_set_new(o, "name", json_string(ec->name));
         json_object_set_new(o, "type", json_string(ec->conn->ops->type));
-        json_object_set_new(o, "source", json_string("sim"));
+        json_object_set_new(o, "source", json_string(conn_source(ec)));
         json_t *mk = json_array();
         for (uint32_t m = 0; m < ec->n_markets; m++)
-            json_array_append_new(mk, json_string(ec->markets[m].rules.symbol));
+            json_array_append_new(mk, json_string(ec->markets[m].symbol));
         json_object_set_new(o, "markets", mk);
         json_object_set_new(o, "ready", json_boolean(ready));
         json_object_set_new(o, "status", st);
-        json_object_set_new(o, "maker_fee", json_real(ec->maker_fee));
-        json_object_set_new(o, "taker_fee", json_real(ec->taker_fee));
-        json_object_set_new(o, "latency_ms", json_integer(ec->latency_ms));
-        struct clb_paper_stats ps;
-        clb_paper_stats(ec->paper, &ps);
-        json_t *sj = json_object();
-        json_object_set_new(sj, "records", json_integer((json_int_t)ps.records));
-        json_object_set_new(sj, "fills", json_integer((json_int_t)ps.fills));
-        json_object_set_new(sj, "orders_submitted", json_integer((json_int_t)ps.orders_submitted));
-        json_object_set_new(sj, "orders_rejected", json_integer((json_int_t)ps.orders_rejected));
-        json_object_set_new(sj, "cancels", json_integer((json_int_t)ps.cancels));
-        json_object_set_new(o, "stats", sj);
+        double maker = ec->maker_fee, taker = ec->taker_fee;
+        bool fees = ec->paper || (ec->conn->ops->fees &&
+                                  ec->conn->ops->fees(ec->conn, ec->markets[0].symbol, &maker,
+                                                      &taker) == CLB_OK);
+        if (fees) { /* an exchange's are known once it answered */
+            json_object_set_new(o, "maker_fee", jnum(maker));
+            json_object_set_new(o, "taker_fee", jnum(taker));
+        }
+        if (ec->paper)
+            json_object_set_new(o, "latency_ms", json_integer(ec->latency_ms));
+        conn_stats_json(ec, o);
         json_array_append_new(a, o);
     }
     return a;
@@ -1630,7 +2039,7 @@ static json_t *build_performance(struct clb_engine *e)
         perf_view(es, &v);
         json_t *j = json_object();
         json_object_set_new(j, "strategy", json_string(es->name));
-        json_object_set_new(j, "market", json_string(es->ec->markets[es->market].rules.symbol));
+        json_object_set_new(j, "market", json_string(es->ec->markets[es->market].symbol));
         json_object_set_new(j, "hold_value", jnum(v.perf.hold_value));
         json_object_set_new(j, "current_value", jnum(v.perf.current_value));
         json_object_set_new(j, "trade_pnl", jnum(v.perf.trade_pnl));
@@ -1653,10 +2062,13 @@ static json_t *build_performance(struct clb_engine *e)
 static json_t *build_book(struct clb_engine *e, struct eng_conn *ec, uint32_t m)
 {
     struct eng_market *mk = &ec->markets[m];
-    const struct clb_order_book *b = clb_paper_book(ec->paper, mk->paper_idx);
+    const struct clb_order_book *b = market_book(ec, m);
+    const struct clb_market_rules *r = market_rules(ec, m);
+    if (!r)
+        b = NULL; /* no scales yet: an empty book */
     json_t *j = json_object();
     json_object_set_new(j, "connector", json_string(ec->name));
-    json_object_set_new(j, "market", json_string(mk->rules.symbol));
+    json_object_set_new(j, "market", json_string(mk->symbol));
     for (int s = 0; s < 2; s++) {
         json_t *a = json_array();
         enum clb_side side = s == 0 ? CLB_SIDE_BUY : CLB_SIDE_SELL;
@@ -1664,8 +2076,8 @@ static json_t *build_book(struct clb_engine *e, struct eng_conn *ec, uint32_t m)
         size_t n = b ? clb_book_top(b, side, lv, CLB_ENGINE_BOOK_DEPTH) : 0;
         for (size_t i = 0; i < n; i++) {
             json_t *l = json_array();
-            json_array_append_new(l, jscaled(lv[i].price, mk->rules.price_scale));
-            json_array_append_new(l, jscaled(lv[i].qty, mk->rules.qty_scale));
+            json_array_append_new(l, jscaled(lv[i].price, r->price_scale));
+            json_array_append_new(l, jscaled(lv[i].qty, r->qty_scale));
             json_array_append_new(a, l);
         }
         json_object_set_new(j, s == 0 ? "bids" : "asks", a);
@@ -1700,6 +2112,70 @@ static void metric(json_t *arr, const char *name, const char *help, json_t *lab,
     json_array_append_new(arr, m);
 }
 
+#ifdef COLIBRI_HAVE_BINANCE
+/* Book resyncs are counted per connector (binance.h): one series without a
+ * market label. */
+static uint64_t binance_resyncs(struct eng_conn *ec)
+{
+    struct clb_binance_stats st;
+    clb_binance_stats(ec->binance, &st);
+    return st.book_resyncs;
+}
+
+static uint64_t binance_reconnects(struct eng_conn *ec)
+{
+    struct clb_binance_stats st;
+    clb_binance_stats(ec->binance, &st);
+    return st.market_reconnects + st.user_reconnects;
+}
+
+static void binance_metrics(struct eng_conn *ec, json_t *counters, json_t *gauges, json_t *hists)
+{
+    struct clb_binance_stats st;
+    clb_binance_stats(ec->binance, &st);
+    const char *c = ec->name;
+    metric(counters, "colibri_exchange_requests_total", "REST requests sent to the exchange",
+           labels("connector", c, NULL, NULL, NULL, NULL), (double)st.rest_requests);
+    static const char *const kinds[] = { "error", "5xx", "timeout", "throttled" };
+    uint64_t kv[] = { st.rest_errors, st.rest_5xx, st.rest_timeouts, st.rest_throttled };
+    for (size_t k = 0; k < 4; k++)
+        metric(counters, "colibri_exchange_request_failures_total",
+               "REST requests answered with an error, 5xx, none (timeout) or a rate limit",
+               labels("connector", c, "kind", kinds[k], NULL, NULL), (double)kv[k]);
+    metric(counters, "colibri_orders_unknown_total",
+           "Order creates whose outcome was unknown (timeout or 5xx) until resolved",
+           labels("connector", c, NULL, NULL, NULL, NULL), (double)st.orders_unknown);
+    metric(counters, "colibri_orders_lost_total",
+           "Orders declared lost after repeated definite not-found answers",
+           labels("connector", c, NULL, NULL, NULL, NULL), (double)st.orders_lost);
+    metric(counters, "colibri_time_syncs_total", "Server clock synchronisations",
+           labels("connector", c, NULL, NULL, NULL, NULL), (double)st.time_syncs);
+    metric(gauges, "colibri_stream_up", "1 while the exchange stream is connected",
+           labels("connector", c, "stream", "market", NULL, NULL), st.market_stream_up ? 1 : 0);
+    metric(gauges, "colibri_stream_up", "1 while the exchange stream is connected",
+           labels("connector", c, "stream", "user", NULL, NULL), st.user_stream_up ? 1 : 0);
+    const struct clb_binance_latency *lat = &st.tick_to_order;
+    json_t *h = json_object();
+    json_object_set_new(h, "name", json_string("colibri_tick_to_order_seconds"));
+    json_object_set_new(h, "help", json_string("From a market-data frame read to the order "
+                                               "request it caused written to the socket"));
+    json_object_set_new(h, "labels", labels("connector", c, NULL, NULL, NULL, NULL));
+    json_t *b = json_array();
+    uint64_t cum = 0;
+    for (size_t i = 0; i + 1 < CLB_BINANCE_LAT_BUCKETS; i++) {
+        cum += lat->buckets[i];
+        json_t *pair = json_array();
+        json_array_append_new(pair, json_real((double)clb_binance_lat_bounds_ns[i] / 1e9));
+        json_array_append_new(pair, json_integer((json_int_t)cum));
+        json_array_append_new(b, pair);
+    }
+    json_object_set_new(h, "buckets", b);
+    json_object_set_new(h, "sum", json_real((double)lat->sum_ns / 1e9));
+    json_object_set_new(h, "count", json_integer((json_int_t)lat->count));
+    json_array_append_new(hists, h);
+}
+#endif
+
 static void side_counters(json_t *arr, struct clb_engine *e, const char *name, const char *help,
                           size_t off)
 {
@@ -1709,11 +2185,22 @@ static void side_counters(json_t *arr, struct clb_engine *e, const char *name, c
             const uint64_t *v = (const uint64_t *)((const char *)&ec->markets[m] + off);
             for (int s = 0; s < 2; s++)
                 metric(arr, name, help,
-                       labels("connector", ec->name, "market", ec->markets[m].rules.symbol, "side",
+                       labels("connector", ec->name, "market", ec->markets[m].symbol, "side",
                               s == 0 ? "buy" : "sell"),
                        (double)v[s]);
         }
     }
+}
+
+/* Stream reconnections of a connector (0 for the paper venue). */
+static uint64_t conn_reconnects(struct eng_conn *ec)
+{
+#ifdef COLIBRI_HAVE_BINANCE
+    if (ec->binance)
+        return binance_reconnects(ec);
+#endif
+    (void)ec;
+    return 0;
 }
 
 static json_t *strategy_labels(const struct eng_strategy *es)
@@ -1721,7 +2208,7 @@ static json_t *strategy_labels(const struct eng_strategy *es)
     char id[16];
     snprintf(id, sizeof(id), "%" PRIu32, es->id);
     return labels("strategy_id", id, "strategy", es->name, "market",
-                  es->ec->markets[es->market].rules.symbol);
+                  es->ec->markets[es->market].symbol);
 }
 
 static json_t *build_metrics(struct clb_engine *e)
@@ -1739,15 +2226,29 @@ static json_t *build_metrics(struct clb_engine *e)
                   offsetof(struct eng_market, fills));
     for (size_t i = 0; i < e->n_conns; i++) {
         struct eng_conn *ec = &e->conns[i];
+#ifdef COLIBRI_HAVE_BINANCE
+        if (ec->binance) {
+            metric(counters, "colibri_book_resyncs_total", "Order book resynchronisations",
+                   labels("connector", ec->name, NULL, NULL, NULL, NULL),
+                   (double)binance_resyncs(ec));
+            continue;
+        }
+#endif
         for (uint32_t m = 0; m < ec->n_markets; m++)
             metric(counters, "colibri_book_resyncs_total", "Order book resynchronisations",
-                   labels("connector", ec->name, "market", ec->markets[m].rules.symbol, NULL,
+                   labels("connector", ec->name, "market", ec->markets[m].symbol, NULL,
                           NULL),
                    0.0);
     }
     for (size_t i = 0; i < e->n_conns; i++)
         metric(counters, "colibri_reconnects_total", "Exchange stream reconnections",
-               labels("connector", e->conns[i].name, NULL, NULL, NULL, NULL), 0.0);
+               labels("connector", e->conns[i].name, NULL, NULL, NULL, NULL),
+               (double)conn_reconnects(&e->conns[i]));
+#ifdef COLIBRI_HAVE_BINANCE
+    for (size_t i = 0; i < e->n_conns; i++)
+        if (e->conns[i].binance)
+            binance_metrics(&e->conns[i], counters, gauges, hists);
+#endif
     metric(counters, "colibri_ticks_total", "Clock ticks delivered", NULL,
            (double)e->clock.tick_count);
     metric(counters, "colibri_ticks_skipped_total", "Clock ticks collapsed after a stall", NULL,
@@ -1787,7 +2288,7 @@ static json_t *build_metrics(struct clb_engine *e)
             for (size_t k = 0; k < e->n_live; k++)
                 open += e->live[k].conn == ec->idx && e->live[k].market == m;
             metric(gauges, "colibri_open_orders", "Live orders",
-                   labels("connector", ec->name, "market", ec->markets[m].rules.symbol, NULL,
+                   labels("connector", ec->name, "market", ec->markets[m].symbol, NULL,
                           NULL),
                    (double)open);
         }
@@ -2073,7 +2574,15 @@ static int apply_params(const struct clb_strategy_ops *ops, void *cfg, json_t *p
 
 static int strat_start(struct clb_engine *e, struct eng_strategy *es, char *err, size_t errlen)
 {
-    const struct clb_market_rules *r = &es->ec->markets[es->market].rules;
+    const struct eng_market *r = &es->ec->markets[es->market];
+    if (!es->ec->paper && !clb_connector_ready(es->ec->conn))
+        return clb_errf(err, errlen, CLB_ENOTREADY,
+                        "connector \"%s\" is not ready yet (see its status): start the strategy "
+                        "when it is", es->ec->name);
+    if (es->ec2 && !es->ec2->paper && !clb_connector_ready(es->ec2->conn))
+        return clb_errf(err, errlen, CLB_ENOTREADY,
+                        "connector \"%s\" (connector_2) is not ready yet (see its status): start "
+                        "the strategy when it is", es->ec2->name);
     if (!es->pf.have_start) {
         clb_dec total, avail;
         es->ec->conn->ops->balance(es->ec->conn, r->base, &total, &avail);
@@ -2122,18 +2631,47 @@ static int strategy_args(struct clb_engine *e, json_t *params, const char *const
     return rc != CLB_OK ? rc : get_strategy(e, params, es, err, errlen);
 }
 
+/* Binds the second venue of a two-venue strategy instance s (es->ec2,
+ * after clb_strategy_attach) through es->proxy2; an amm connector is also
+ * amm_arb's quote source. */
+static int attach_second(struct eng_strategy *es, struct clb_strategy *s, char *err,
+                         size_t errlen)
+{
+    const char *m2 = es->ec2->markets[es->market2].symbol;
+    int rc = clb_strategy_attach_secondary(s, &es->proxy2.base, m2);
+    if (rc != CLB_OK)
+        return clb_errf(err, errlen, rc == CLB_EFULL ? CLB_EFULL : CLB_EINVAL,
+                        "cannot bind the strategy to %s %s (connector_2, market_2): %s",
+                        es->ec2->name, m2, clb_strerror(rc));
+    const struct clb_connector *real = es->ec2->conn;
+    if (real && real->ops->type && strcmp(real->ops->type, "amm") == 0 &&
+        es->ops == &clb_amm_arb_ops) {
+#ifdef COLIBRI_HAVE_AMM
+        rc = clb_amm_arb_set_quote_source(s, clb_amm_quote_price, es->ec2->amm);
+#else
+        rc = CLB_EUNSUPPORTED;
+#endif
+        if (rc != CLB_OK)
+            return clb_errf(err, errlen, CLB_EINVAL, "connector_2 (%s): cannot use its pool "
+                            "quotes: %s", es->ec2->name, clb_strerror(rc));
+    }
+    return CLB_OK;
+}
+
 static int cmd_strategy_create(struct clb_engine *e, json_t *params, json_t **result, char *err,
                                size_t errlen)
 {
-    static const char *const keys[] = { "name", "type", "connector", "market", "params", "start",
-                                        NULL };
-    const char *type, *conn, *market, *name;
+    static const char *const keys[] = { "name", "type", "connector", "market", "connector_2",
+                                        "market_2", "params", "start", NULL };
+    const char *type, *conn, *market, *name, *conn2, *market2;
     int rc;
     if ((rc = check_keys(params, keys, err, errlen)) != CLB_OK ||
         (rc = get_str(params, "type", true, &type, err, errlen)) != CLB_OK ||
         (rc = get_str(params, "connector", false, &conn, err, errlen)) != CLB_OK ||
         (rc = get_str(params, "market", true, &market, err, errlen)) != CLB_OK ||
-        (rc = get_str(params, "name", false, &name, err, errlen)) != CLB_OK)
+        (rc = get_str(params, "name", false, &name, err, errlen)) != CLB_OK ||
+        (rc = get_str(params, "connector_2", false, &conn2, err, errlen)) != CLB_OK ||
+        (rc = get_str(params, "market_2", false, &market2, err, errlen)) != CLB_OK)
         return rc;
     const struct clb_strategy_ops *ops = clb_strategy_find(type);
     if (!ops) {
@@ -2159,6 +2697,33 @@ static int cmd_strategy_create(struct clb_engine *e, json_t *params, json_t **re
     if (m < 0)
         return clb_errf(err, errlen, CLB_EINVAL, "market: connector \"%s\" has no market \"%.64s\"",
                      ec->name, market);
+    /* The second venue: required by two-venue types, refused by the others. */
+    struct eng_conn *ec2 = NULL;
+    int m2 = -1;
+    if (!ops->attach_secondary && (conn2 || market2))
+        return clb_errf(err, errlen, CLB_EINVAL, "%s: not used by %s (it trades one market)",
+                        conn2 ? "connector_2" : "market_2", ops->type);
+    if (ops->attach_secondary) {
+        if (!conn2 || !market2)
+            return clb_errf(err, errlen, CLB_EINVAL,
+                            "%s: required: %s trades two venues (connector and market: the "
+                            "first, connector_2 and market_2: the second, e.g. an amm "
+                            "connector)", conn2 ? "market_2" : "connector_2", ops->type);
+        if (!(ec2 = conn_find(e, conn2)))
+            return clb_errf(err, errlen, CLB_EINVAL,
+                            "connector_2: no connector named \"%.64s\"", conn2);
+        if (ec2 == ec)
+            return clb_errf(err, errlen, CLB_EINVAL,
+                            "connector_2: must differ from connector (\"%s\")", ec->name);
+        if (ops == &clb_amm_arb_ops && ec2->type != CT_AMM)
+            return clb_errf(err, errlen, CLB_EINVAL,
+                            "connector_2: %s needs an amm connector (its pool quotes), and \"%s\" "
+                            "is not one", ops->type, ec2->name);
+        if ((m2 = market_find(ec2, market2)) < 0)
+            return clb_errf(err, errlen, CLB_EINVAL,
+                            "market_2: connector \"%s\" has no market \"%.64s\"", ec2->name,
+                            market2);
+    }
     if (name && (strlen(name) == 0 || strlen(name) >= 64))
         return clb_errf(err, errlen, CLB_EINVAL, "name: must be 1 to 63 characters");
     if (name) {
@@ -2195,7 +2760,12 @@ static int cmd_strategy_create(struct clb_engine *e, json_t *params, json_t **re
         snprintf(es->name, sizeof(es->name), "%s", name);
     else
         snprintf(es->name, sizeof(es->name), "%.40s-%" PRIu32, ops->type, es->id);
-    proxy_init(es);
+    proxy_init(es, &es->proxy, ec);
+    if (ec2) {
+        es->ec2 = ec2;
+        es->market2 = (uint32_t)m2;
+        proxy_init(es, &es->proxy2, ec2);
+    }
     char why[200] = "";
     if ((rc = ops->create(cfg, &es->s, why, sizeof(why))) != CLB_OK) {
         es->s = NULL;
@@ -2203,11 +2773,23 @@ static int cmd_strategy_create(struct clb_engine *e, json_t *params, json_t **re
                    why[0] ? why : clb_strerror(rc));
         goto fail;
     }
+    if (!market_rules(ec, (uint32_t)m)) {
+        rc = clb_errf(err, errlen, CLB_ENOTREADY, "connector \"%s\" has no trading rules for %s "
+                      "yet (not ready): create the strategy when it is", ec->name, market);
+        goto fail;
+    }
+    if (ec2 && !market_rules(ec2, (uint32_t)m2)) {
+        rc = clb_errf(err, errlen, CLB_ENOTREADY, "connector \"%s\" has no trading rules for %s "
+                      "yet (not ready): create the strategy when it is", ec2->name, market2);
+        goto fail;
+    }
     if ((rc = clb_strategy_attach(es->s, &es->proxy.base, market, es->id, es->name)) != CLB_OK) {
         rc = clb_errf(err, errlen, rc == CLB_EFULL ? CLB_EFULL : CLB_EINVAL,
                    "cannot bind the strategy to %s %s: %s", ec->name, market, clb_strerror(rc));
         goto fail;
     }
+    if (ec2 && (rc = attach_second(es, es->s, err, errlen)) != CLB_OK)
+        goto fail;
     if (start && json_is_true(start) && (rc = strat_start(e, es, err, errlen)) != CLB_OK)
         goto fail;
     free(cfg);
@@ -2295,10 +2877,15 @@ static int cmd_strategy_update(struct clb_engine *e, json_t *params, json_t **re
             rc = clb_errf(err, errlen, CLB_EINVAL, "params: %s", why[0] ? why : clb_strerror(rc));
             goto out;
         }
-        if ((rc = clb_strategy_attach(ns, &es->proxy.base, es->ec->markets[es->market].rules.symbol,
+        if ((rc = clb_strategy_attach(ns, &es->proxy.base, es->ec->markets[es->market].symbol,
                                       es->id, es->name)) != CLB_OK) {
             ops->destroy(ns);
             rc = clb_errf(err, errlen, CLB_EFULL, "cannot bind the strategy: %s", clb_strerror(rc));
+            goto out;
+        }
+        if (es->ec2 && (rc = attach_second(es, ns, err, errlen)) != CLB_OK) {
+            clb_strategy_detach(ns);
+            ops->destroy(ns);
             goto out;
         }
         clb_strategy_detach(es->s);
@@ -2439,7 +3026,10 @@ static int cmd_order_create(struct clb_engine *e, json_t *params, json_t **resul
                      "the store is unavailable (database unreachable or its queue backed up): "
                      "new orders are refused until it is back");
     /* Funds check (the venue would reject it later anyway). */
-    const struct clb_market_rules *r = &ec->markets[m].rules;
+    const struct clb_market_rules *r = market_rules(ec, (uint32_t)m);
+    if (!r)
+        return clb_errf(err, errlen, CLB_ENOTREADY, "connector \"%s\" has no trading rules for "
+                        "%s yet", ec->name, ec->markets[m].symbol);
     clb_dec total, avail, need;
     if (side == CLB_SIDE_SELL) {
         ec->conn->ops->balance(ec->conn, r->base, &total, &avail);
@@ -2504,7 +3094,7 @@ static int cmd_order_cancel(struct clb_engine *e, json_t *params, json_t **resul
     }
     char id[CLB_CLIENT_ID_MAX];
     snprintf(id, sizeof(id), "%s", o->cid);
-    rc = ec->conn->ops->cancel(ec->conn, ec->markets[o->market].rules.symbol, id);
+    rc = ec->conn->ops->cancel(ec->conn, ec->markets[o->market].symbol, id);
     if (rc == CLB_ENOTFOUND)
         return clb_errf(err, errlen, CLB_ENOTFOUND, "client_order_id: no order \"%s\" on %s", id,
                      ec->name);
@@ -2945,17 +3535,77 @@ static void store_finish(struct clb_engine *e)
              "them or saves them to its spill file when it stops)", clb_strerror(rc), ws.queued);
 }
 
+/* Sleeps until the command eventfd is readable or timeout_ms passed; with
+ * exchange connectors, their sockets and timers are serviced meanwhile
+ * (their callbacks run here, on the worker). Returns the number of pfds
+ * with revents (0 on timeout). A failing netloop is logged (rate-limited)
+ * and the wait falls back to poll(). */
+static int wait_events(struct clb_engine *e, struct pollfd *pfds, nfds_t nfds, int timeout)
+{
+    (void)e;
+#ifdef COLIBRI_HAVE_NET
+    if (e->loop) {
+        int n = clb_netloop_poll(e->loop, pfds, (size_t)nfds, timeout);
+        if (n >= 0)
+            return n;
+        if (e->loop_errors++ % 1000 == 0)
+            LOGW(e, "network loop: %s (%" PRIu64 " failures)", clb_strerror(n), e->loop_errors);
+    }
+#endif
+    int n = poll(pfds, nfds, timeout);
+    return n < 0 ? 0 : n;
+}
+
+/* Exchange connectors update their books inside the netloop: their change
+ * counters become the markets' update counts (publication pacing). */
+static void refresh_books(struct clb_engine *e)
+{
+    for (size_t i = 0; i < e->n_conns; i++) {
+        struct eng_conn *ec = &e->conns[i];
+        if (ec->paper)
+            continue;
+        for (uint32_t m = 0; m < ec->n_markets; m++) {
+            const struct clb_order_book *b = market_book(ec, m);
+            if (b)
+                ec->markets[m].updates = b->changes;
+        }
+    }
+}
+
+static int setup_exchanges(struct clb_engine *e, char *err, size_t errlen);
+static void teardown_exchanges(struct clb_engine *e);
+
 static void *worker_main(void *arg)
 {
     struct clb_engine *e = arg;
-    /* The poll set: the command eventfd first; exchange connectors (streams,
-     * REST multi handles) will append their sockets after it and service
-     * them after poll() returns. */
+    /* The command eventfd; exchange connectors' sockets are the netloop's,
+     * serviced inside clb_netloop_poll (wait_events). */
     struct pollfd pfds[1] = { { .fd = e->cmd_efd, .events = POLLIN } };
     nfds_t nfds = 1;
+    char err[ENG_ERR] = "";
+    int rc = setup_exchanges(e, err, sizeof(err));
+    free(e->spec);
+    e->spec = NULL;
     int64_t now = wall_now(e);
-    feed_sources(e, now);
-    int rc = clb_clock_start(&e->clock, now);
+    if (rc == CLB_OK) {
+        /* The first snapshots, before clb_engine_create returns. */
+        feed_sources(e, now);
+        publish_all(e);
+        for (size_t i = 0; i < e->n_conns; i++)
+            for (uint32_t m = 0; m < e->conns[i].n_markets; m++)
+                publish_book(e, &e->conns[i], m, mono_ns());
+    } else {
+        teardown_exchanges(e);
+    }
+    pthread_mutex_lock(&e->life_mu);
+    e->setup_rc = rc;
+    snprintf(e->setup_err, sizeof(e->setup_err), "%s", err);
+    e->setup_done = true;
+    pthread_cond_broadcast(&e->life_cv);
+    pthread_mutex_unlock(&e->life_mu);
+    if (rc != CLB_OK)
+        return NULL; /* clb_engine_create joins and frees */
+    rc = clb_clock_start(&e->clock, now);
     if (rc != CLB_OK)
         LOGW(e, "clock start failed: %s", clb_strerror(rc));
     publish_status_event(e);
@@ -2973,24 +3623,28 @@ static void *worker_main(void *arg)
             snap_publish(e, SNAP_PERFORMANCE, build_performance(e));
             snap_publish(e, SNAP_METRICS, build_metrics(e));
             snap_publish(e, SNAP_CONNECTORS, build_connectors(e));
+            /* an exchange account also changes without our orders */
+            snap_publish(e, SNAP_BALANCES, build_balances(e));
         }
         drain_commands(e);
         if (e->state == ES_RUNNING && atomic_load(&e->stop_requested))
             begin_stop(e);
         if (e->state == ES_STOPPING) {
             for (size_t i = 0; i < e->n_conns; i++)
-                clb_paper_advance(e->conns[i].paper, now);
+                if (e->conns[i].paper)
+                    clb_paper_advance(e->conns[i].paper, now);
             if (!strategy_orders_live(e) || mono_ns() >= e->stop_deadline_mono)
                 break;
         }
         int64_t mono = mono_ns();
         periodic(e, mono);
         int timeout = caught_up ? next_timeout_ms(e, wall_now(e), mono) : 0;
-        if (poll(pfds, nfds, timeout) > 0 && (pfds[0].revents & POLLIN)) {
+        if (wait_events(e, pfds, nfds, timeout) > 0 && (pfds[0].revents & POLLIN)) {
             uint64_t v;
             ssize_t r = read(e->cmd_efd, &v, sizeof(v));
             (void)r;
         }
+        refresh_books(e);
     }
 
     if (strategy_orders_live(e))
@@ -3006,6 +3660,7 @@ static void *worker_main(void *arg)
         for (uint32_t m = 0; m < e->conns[i].n_markets; m++)
             publish_book(e, &e->conns[i], m, mono_ns());
     publish_status_event(e);
+    teardown_exchanges(e);
     LOGI(e, "engine stopped");
 
     pthread_mutex_lock(&e->life_mu);
@@ -3021,6 +3676,8 @@ static void *worker_main(void *arg)
 
 static void engine_free(struct clb_engine *e)
 {
+    wipe(e->keys, sizeof(e->keys));
+    free(e->spec);
     if (e->log)
         clb_log_set_sink(e->log, NULL, NULL);
     if (e->clock_inited)
@@ -3029,6 +3686,7 @@ static void engine_free(struct clb_engine *e)
         strat_free(e->strats[i]);
     e->n_strats = 0;
     if (e->conns) {
+        /* exchange connectors are gone already (teardown_exchanges) */
         for (size_t i = 0; i < CLB_ENGINE_MAX_CONNECTORS; i++)
             if (e->conns[i].paper)
                 clb_paper_destroy(e->conns[i].paper);
@@ -3124,16 +3782,13 @@ static int deposit_recovered(struct eng_conn *ec, const struct engine_spec *sp,
     return CLB_OK;
 }
 
-static int setup_connector(struct clb_engine *e, const struct engine_spec *sp,
-                           const struct clb_engine_conn_start *cs_start, size_t i, char *err,
-                           size_t errlen)
+/* The paper venue of a connector: markets from the presets, configured (or
+ * recovered) starting balances. */
+static int setup_paper(struct eng_conn *ec, const struct engine_spec *sp,
+                       const struct clb_engine_conn_start *cs_start, size_t i, char *err,
+                       size_t errlen)
 {
     const struct conn_spec *cs = &sp->conns[i];
-    struct eng_conn *ec = &e->conns[i];
-    ec->e = e;
-    ec->idx = (uint8_t)i;
-    snprintf(ec->name, sizeof(ec->name), "%s", cs->name);
-    clb_event_bus_init(&ec->bus);
     ec->maker_fee = cs->maker_fee;
     ec->taker_fee = cs->taker_fee;
     ec->latency_ms = cs->latency_ms;
@@ -3153,41 +3808,418 @@ static int setup_connector(struct clb_engine *e, const struct engine_spec *sp,
     if (rc != CLB_OK)
         return clb_errf(err, errlen, rc, "connectors[%zu]: %s", i, clb_strerror(rc));
     ec->conn = clb_paper_connector(ec->paper);
+    for (uint32_t m = 0; m < ec->n_markets; m++) {
+        struct eng_market *mk = &ec->markets[m];
+        struct clb_market_rules rules;
+        mk->preset = cs->markets[m];
+        preset_rules(mk->preset, &rules);
+        if ((rc = clb_paper_add_market(ec->paper, &rules, &mk->paper_idx)) != CLB_OK)
+            return clb_errf(err, errlen, rc, "connectors[%zu].markets[%u]: %s", i, m,
+                         clb_strerror(rc));
+    }
+    if (cs_start)
+        return deposit_recovered(ec, sp, cs_start, err, errlen);
+    for (size_t b = 0; b < sp->n_bal; b++) {
+        bool has = false;
+        for (uint32_t k = 0; k < ec->n_assets; k++)
+            has = has || strcmp(ec->assets[k], sp->bal[b].asset) == 0;
+        if (!has || clb_dec_is_zero(sp->bal[b].amount))
+            continue;
+        if ((rc = clb_paper_deposit(ec->paper, sp->bal[b].asset, sp->bal[b].amount)) != CLB_OK)
+            return clb_errf(err, errlen, CLB_EINVAL, "balances.%s: cannot deposit: %s",
+                         sp->bal[b].asset, clb_strerror(rc));
+    }
+    return CLB_OK;
+}
+
+/* ---- exchange connectors ---- */
+
+/* NAME.api_key / NAME.api_secret from the encrypted secrets file
+ * DATA_DIR/secrets.json (server/secrets.h), opened with the passphrase in
+ * $COLIBRI_SECRETS_PASSPHRASE (never a prompt: the engine must not block
+ * on a terminal). CLB_ENOTFOUND when there is no such file or entry (why
+ * then says what was looked at, or is ""), CLB_EINVAL for a file that
+ * cannot be used (why says why). */
+static int secret_keys(struct clb_engine *e, const char *name, char *key, char *secret, char *why,
+                       size_t whylen)
+{
+    char path[4200];
+    struct stat st;
+    why[0] = '\0';
+    if (!e->cfg.data_dir || clb_secrets_path(e->cfg.data_dir, path, sizeof(path)) != CLB_OK ||
+        stat(path, &st) != 0)
+        return CLB_ENOTFOUND;
+    const char *pass = getenv(CLB_SECRETS_ENV);
+    if (!pass || !*pass) {
+        snprintf(why, whylen, "; %.200s was not read: %s is not set", path, CLB_SECRETS_ENV);
+        return CLB_ENOTFOUND;
+    }
+    struct clb_secrets *sec = NULL;
+    char msg[200] = "";
+    int rc = clb_secrets_open(path, pass, &sec, msg, sizeof(msg));
+    if (rc != CLB_OK)
+        return clb_errf(why, whylen, CLB_EINVAL, "%.200s: %s", path,
+                        msg[0] ? msg : clb_strerror(rc));
+    char kn[CLB_SECRET_NAME_MAX], sn[CLB_SECRET_NAME_MAX];
+    snprintf(kn, sizeof(kn), "%s.api_key", name);
+    snprintf(sn, sizeof(sn), "%s.api_secret", name);
+    bool hk = clb_secrets_has(sec, kn), hs = clb_secrets_has(sec, sn);
+    if (!hk && !hs) {
+        snprintf(why, whylen, "; %.200s holds neither %s nor %s", path, kn, sn);
+        rc = CLB_ENOTFOUND;
+    } else if (!hk || !hs) {
+        rc = clb_errf(why, whylen, CLB_EINVAL, "%.200s holds %s but not %s", path,
+                      hk ? kn : sn, hk ? sn : kn);
+    } else if ((rc = clb_secrets_get(sec, kn, key, ENG_KEY_MAX, NULL)) != CLB_OK ||
+               (rc = clb_secrets_get(sec, sn, secret, ENG_KEY_MAX, NULL)) != CLB_OK) {
+        rc = clb_errf(why, whylen, CLB_EINVAL, "%.200s: %s / %s: %s", path, kn, sn,
+                      rc == CLB_EFULL ? "too long" : clb_strerror(rc));
+        wipe(key, ENG_KEY_MAX);
+        wipe(secret, ENG_KEY_MAX);
+    }
+    clb_secrets_close(sec);
+    return rc;
+}
+
+#ifdef COLIBRI_HAVE_BINANCE
+/* A Binance spot connector on the engine's network loop, publishing on the
+ * connector's bus. It starts at once (time sync, exchangeInfo, account,
+ * streams) and reports readiness through ops->status. */
+static int setup_binance(struct clb_engine *e, struct eng_conn *ec, const struct conn_spec *cs,
+                         size_t i, const char *key, const char *secret, char *err, size_t errlen)
+{
+    struct clb_binance_config bc;
+    clb_binance_config_default(&bc);
+    snprintf(bc.name, sizeof(bc.name), "%s", ec->name);
+    for (uint32_t m = 0; m < ec->n_markets && bc.n_markets < CLB_BINANCE_MAX_MARKETS; m++)
+        bc.markets[bc.n_markets++] = ec->markets[m].symbol;
+    bc.rest_url = cs->rest_url;
+    bc.stream_url = cs->stream_url;
+    bc.ws_api_url = cs->ws_api_url;
+    bc.api_key = key;
+    bc.api_secret = secret;
+    bc.client_id_prefix = cs->client_id_prefix[0] ? cs->client_id_prefix : NULL;
+    char why[256] = "";
+    int rc = clb_binance_create(e->loop, &bc, &ec->bus, &ec->binance, why, sizeof(why));
+    if (rc != CLB_OK) {
+        ec->binance = NULL;
+        return clb_errf(err, errlen, rc, "connectors[%zu] (%s): %s", i, ec->name,
+                        why[0] ? why : clb_strerror(rc));
+    }
+    ec->conn = clb_binance_connector(ec->binance);
+    LOGI(e, "connector %s: binance spot at %s (streams %s, WebSocket API %s), %u market(s)",
+         ec->name, cs->rest_url, cs->stream_url, cs->ws_api_url, ec->n_markets);
+    return CLB_OK;
+}
+#else
+static int setup_binance(struct clb_engine *e, struct eng_conn *ec, const struct conn_spec *cs,
+                         size_t i, const char *key, const char *secret, char *err, size_t errlen)
+{
+    (void)e;
+    (void)ec;
+    (void)cs;
+    (void)key;
+    (void)secret;
+    return clb_errf(err, errlen, CLB_EUNSUPPORTED,
+                    "connectors[%zu].type: \"binance\" is not built into this colibri", i);
+}
+#endif
+
+#ifdef COLIBRI_HAVE_AMM
+/* An AMM connector on the engine's network loop, publishing on the
+ * connector's bus, trading through a colibri gateway with `token`. */
+static int setup_amm(struct clb_engine *e, struct eng_conn *ec, const struct conn_spec *cs,
+                     size_t i, const char *token, char *err, size_t errlen)
+{
+    struct clb_amm_config ac;
+    clb_amm_config_default(&ac);
+    const char *markets[ENG_MAX_MARKETS];
+    for (uint32_t m = 0; m < ec->n_markets; m++)
+        markets[m] = ec->markets[m].symbol;
+    ac.name = ec->name;
+    ac.bus = &ec->bus;
+    ac.base_url = cs->rest_url;
+    ac.token = token[0] ? token : NULL;
+    ac.network = cs->network;
+    if (cs->dex[0])
+        ac.dex = cs->dex;
+    ac.address = cs->address;
+    ac.markets = markets;
+    ac.n_markets = ec->n_markets < CLB_AMM_MAX_MARKETS ? ec->n_markets : CLB_AMM_MAX_MARKETS;
+    if (cs->fee >= 0)
+        ac.fee = cs->fee;
+    if (cs->amount_decimals >= 0)
+        ac.amount_decimals = cs->amount_decimals;
+    if (cs->price_decimals >= 0)
+        ac.price_decimals = cs->price_decimals;
+    if (cs->price_poll_ms > 0)
+        ac.price_poll_ms = cs->price_poll_ms;
+    if (cs->balance_poll_ms > 0)
+        ac.balance_poll_ms = cs->balance_poll_ms;
+    if (cs->tx_poll_ms > 0)
+        ac.tx_poll_ms = cs->tx_poll_ms;
+    char why[256] = "";
+    int rc = clb_amm_create(e->loop, &ac, &ec->amm, why, sizeof(why));
+    if (rc != CLB_OK) {
+        ec->amm = NULL;
+        return clb_errf(err, errlen, rc, "connectors[%zu] (%s): %s", i, ec->name,
+                        why[0] ? why : clb_strerror(rc));
+    }
+    ec->conn = clb_amm_connector(ec->amm);
+    LOGI(e, "connector %s: amm (%s) through the gateway at %s, network %s, %u market(s)",
+         ec->name, cs->dex[0] ? cs->dex : "default dex", cs->rest_url, cs->network,
+         ec->n_markets);
+    return CLB_OK;
+}
+#else
+static int setup_amm(struct clb_engine *e, struct eng_conn *ec, const struct conn_spec *cs,
+                     size_t i, const char *token, char *err, size_t errlen)
+{
+    (void)e;
+    (void)ec;
+    (void)cs;
+    (void)token;
+    return clb_errf(err, errlen, CLB_EUNSUPPORTED,
+                    "connectors[%zu].type: \"amm\" is not built into this colibri", i);
+}
+#endif
+
+/* NAME.gateway_token from the encrypted secrets file (as secret_keys).
+ * CLB_ENOTFOUND (why: what was looked at, or ""), CLB_EINVAL. */
+static int secret_token(struct clb_engine *e, const char *name, char *token, char *why,
+                        size_t whylen)
+{
+    char path[4200];
+    struct stat st;
+    why[0] = '\0';
+    if (!e->cfg.data_dir || clb_secrets_path(e->cfg.data_dir, path, sizeof(path)) != CLB_OK ||
+        stat(path, &st) != 0)
+        return CLB_ENOTFOUND;
+    const char *pass = getenv(CLB_SECRETS_ENV);
+    if (!pass || !*pass) {
+        snprintf(why, whylen, "; %.200s was not read: %s is not set", path, CLB_SECRETS_ENV);
+        return CLB_ENOTFOUND;
+    }
+    struct clb_secrets *sec = NULL;
+    char msg[200] = "";
+    int rc = clb_secrets_open(path, pass, &sec, msg, sizeof(msg));
+    if (rc != CLB_OK)
+        return clb_errf(why, whylen, CLB_EINVAL, "%.200s: %s", path,
+                        msg[0] ? msg : clb_strerror(rc));
+    char tn[CLB_SECRET_NAME_MAX];
+    snprintf(tn, sizeof(tn), "%s.gateway_token", name);
+    if (!clb_secrets_has(sec, tn)) {
+        snprintf(why, whylen, "; %.200s holds no %s", path, tn);
+        rc = CLB_ENOTFOUND;
+    } else if ((rc = clb_secrets_get(sec, tn, token, ENG_KEY_MAX, NULL)) != CLB_OK) {
+        rc = clb_errf(why, whylen, CLB_EINVAL, "%.200s: %s: %s", path, tn,
+                      rc == CLB_EFULL ? "too long" : clb_strerror(rc));
+        wipe(token, ENG_KEY_MAX);
+    }
+    clb_secrets_close(sec);
+    return rc;
+}
+
+/* "COLIBRI_" + the connector name upper-cased (other characters than A-Z
+ * 0-9 become '_') + suffix. */
+static void env_var_name(const char *conn, const char *suffix, char *out, size_t cap)
+{
+    size_t k = (size_t)snprintf(out, cap, "COLIBRI_");
+    for (const char *c = conn; *c && k + 1 < cap; c++) {
+        char u = (*c >= 'a' && *c <= 'z') ? (char)(*c - 'a' + 'A') : *c;
+        out[k++] = ((u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9')) ? u : '_';
+    }
+    out[k] = '\0';
+    snprintf(out + k, cap - k, "%s", suffix);
+}
+
+/* One API key pair from the environment: both variables, one, or none
+ * (CLB_ENOTFOUND). A lone half is CLB_EINVAL naming the missing one. */
+static int env_key_pair(const char *key_var, const char *secret_var, char *key, size_t key_cap,
+                        char *secret, size_t secret_cap, char *err, size_t errlen)
+{
+    const char *k = getenv(key_var), *s = getenv(secret_var);
+    bool hk = k && *k, hs = s && *s;
+    if (!hk && !hs)
+        return CLB_ENOTFOUND;
+    if (!hk || !hs)
+        return clb_errf(err, errlen, CLB_EINVAL, "%s is set but %s is not", hk ? key_var
+                        : secret_var, hk ? secret_var : key_var);
+    if (strlen(k) >= key_cap || strlen(s) >= secret_cap)
+        return clb_errf(err, errlen, CLB_EINVAL, "%s / %s: too long", key_var, secret_var);
+    memcpy(key, k, strlen(k) + 1);
+    memcpy(secret, s, strlen(s) + 1);
+    return CLB_OK;
+}
+
+/* The API key pair of an exchange connector: COLIBRI_<NAME>_API_KEY /
+ * _API_SECRET, else COLIBRI_BINANCE_API_KEY / _API_SECRET, else the
+ * encrypted secrets file (NAME.api_key / NAME.api_secret). Never logged. */
+static int api_keys(struct clb_engine *e, const struct eng_conn *ec, size_t i, char *key,
+                    char *secret, char *err, size_t errlen)
+{
+    char kv[96], sv[96], why[600] = "";
+    env_var_name(ec->name, "_API_KEY", kv, sizeof(kv));
+    env_var_name(ec->name, "_API_SECRET", sv, sizeof(sv));
+    int rc = env_key_pair(kv, sv, key, ENG_KEY_MAX, secret, ENG_KEY_MAX, why, sizeof(why));
+    if (rc == CLB_ENOTFOUND && strcmp(kv, "COLIBRI_BINANCE_API_KEY") != 0)
+        rc = env_key_pair("COLIBRI_BINANCE_API_KEY", "COLIBRI_BINANCE_API_SECRET", key,
+                          ENG_KEY_MAX, secret, ENG_KEY_MAX, why, sizeof(why));
+    if (rc == CLB_ENOTFOUND)
+        rc = secret_keys(e, ec->name, key, secret, why, sizeof(why));
+    if (rc == CLB_ENOTFOUND)
+        return clb_errf(err, errlen, CLB_EINVAL,
+                        "connectors[%zu] (%s): no API key: set %s and %s (or "
+                        "COLIBRI_BINANCE_API_KEY and COLIBRI_BINANCE_API_SECRET), or store "
+                        "%s.api_key and %s.api_secret with `colibri secret set`%s", i, ec->name,
+                        kv, sv, ec->name, ec->name, why);
+    if (rc != CLB_OK)
+        return clb_errf(err, errlen, CLB_EINVAL, "connectors[%zu] (%s): API key: %s", i,
+                        ec->name, why);
+    return CLB_OK;
+}
+
+/* The gateway token of an amm connector: COLIBRI_<NAME>_GATEWAY_TOKEN, else
+ * NAME.gateway_token in the encrypted secrets file. Never logged. */
+static int gateway_token(struct clb_engine *e, const struct eng_conn *ec, size_t i, char *token,
+                         char *err, size_t errlen)
+{
+    char tv[96], why[600] = "";
+    env_var_name(ec->name, "_GATEWAY_TOKEN", tv, sizeof(tv));
+    const char *t = getenv(tv);
+    if (t && *t) {
+        if (strlen(t) >= ENG_KEY_MAX)
+            return clb_errf(err, errlen, CLB_EINVAL, "connectors[%zu] (%s): %s: too long", i,
+                            ec->name, tv);
+        memcpy(token, t, strlen(t) + 1);
+        return CLB_OK;
+    }
+    int rc = secret_token(e, ec->name, token, why, sizeof(why));
+    if (rc == CLB_ENOTFOUND)
+        return clb_errf(err, errlen, CLB_EINVAL,
+                        "connectors[%zu] (%s): no gateway token: set %s, or store "
+                        "%s.gateway_token with `colibri secret set`%s", i, ec->name, tv,
+                        ec->name, why);
+    if (rc != CLB_OK)
+        return clb_errf(err, errlen, CLB_EINVAL, "connectors[%zu] (%s): gateway token: %s", i,
+                        ec->name, why);
+    return CLB_OK;
+}
+
+/* The engine listens to a connector's orders; the connector joins the clock
+ * (before any strategy: producers tick first). */
+static int attach_connector(struct clb_engine *e, struct eng_conn *ec, char *err, size_t errlen)
+{
     if (clb_event_subscribe(&ec->bus, CLB_EV_MASK_ORDERS, on_order_event, ec) < 0)
-        return clb_errf(err, errlen, CLB_EFULL, "connectors[%zu]: event bus full", i);
+        return clb_errf(err, errlen, CLB_EFULL, "connectors[%u]: event bus full", ec->idx);
+    int rc = clb_clock_add(&e->clock, &ec->conn->it);
+    if (rc != CLB_OK)
+        return clb_errf(err, errlen, rc, "connectors[%u]: %s", ec->idx, clb_strerror(rc));
+    return CLB_OK;
+}
+
+static int setup_connector(struct clb_engine *e, const struct engine_spec *sp,
+                           const struct clb_engine_conn_start *cs_start, size_t i, char *err,
+                           size_t errlen)
+{
+    const struct conn_spec *cs = &sp->conns[i];
+    struct eng_conn *ec = &e->conns[i];
+    ec->e = e;
+    ec->idx = (uint8_t)i;
+    ec->type = cs->type;
+    snprintf(ec->name, sizeof(ec->name), "%s", cs->name);
+    clb_event_bus_init(&ec->bus);
+    int rc;
     for (size_t m = 0; m < cs->n_markets; m++) {
         struct eng_market *mk = &ec->markets[ec->n_markets];
-        mk->preset = cs->markets[m];
-        preset_rules(mk->preset, &mk->rules);
-        if ((rc = clb_paper_add_market(ec->paper, &mk->rules, &mk->paper_idx)) != CLB_OK)
-            return clb_errf(err, errlen, rc, "connectors[%zu].markets[%zu]: %s", i, m,
-                         clb_strerror(rc));
+        snprintf(mk->symbol, sizeof(mk->symbol), "%s", cs->symbols[m]);
+        valid_symbol(mk->symbol, mk->base, mk->quote);
         char topic[sizeof(mk->topic)];
-        snprintf(topic, sizeof(topic), "book:%s:%s", cs->name, mk->rules.symbol);
+        snprintf(topic, sizeof(topic), "book:%s:%s", cs->name, mk->symbol);
         memcpy(mk->topic, topic, sizeof(topic));
         ec->n_markets++;
-        if ((rc = add_asset(ec, mk->rules.base)) != CLB_OK ||
-            (rc = add_asset(ec, mk->rules.quote)) != CLB_OK)
+        if ((rc = add_asset(ec, mk->base)) != CLB_OK || (rc = add_asset(ec, mk->quote)) != CLB_OK)
             return clb_errf(err, errlen, rc, "connectors[%zu]: too many assets", i);
     }
-    if (!cs_start) {
-        for (size_t b = 0; b < sp->n_bal; b++) {
-            bool has = false;
-            for (uint32_t k = 0; k < ec->n_assets; k++)
-                has = has || strcmp(ec->assets[k], sp->bal[b].asset) == 0;
-            if (!has || clb_dec_is_zero(sp->bal[b].amount))
-                continue;
-            if ((rc = clb_paper_deposit(ec->paper, sp->bal[b].asset, sp->bal[b].amount)) !=
-                CLB_OK)
-                return clb_errf(err, errlen, CLB_EINVAL, "balances.%s: cannot deposit: %s",
-                             sp->bal[b].asset, clb_strerror(rc));
-        }
-    } else if ((rc = deposit_recovered(ec, sp, cs_start, err, errlen)) != CLB_OK) {
-        return rc;
+    if (cs->type != CT_PAPER) {
+        /* Created by the worker (setup_exchanges); its keys are read now,
+         * so that missing ones fail clb_engine_create at once. */
+        if (cs_start && cs_start->n_deltas > 0)
+            return clb_errf(err, errlen, CLB_EINVAL,
+                            "recovered balances of %s: not a paper connector", ec->name);
+        if (cs->type == CT_AMM)
+            return gateway_token(e, ec, i, e->keys[i].key, err, errlen);
+        return api_keys(e, ec, i, e->keys[i].key, e->keys[i].secret, err, errlen);
     }
-    if ((rc = clb_clock_add(&e->clock, &ec->conn->it)) != CLB_OK)
-        return clb_errf(err, errlen, rc, "connectors[%zu]: %s", i, clb_strerror(rc));
-    return CLB_OK;
+    if ((rc = setup_paper(ec, sp, cs_start, i, err, errlen)) != CLB_OK)
+        return rc;
+    return attach_connector(e, ec, err, errlen);
+}
+
+/* Worker, before anything else: the network loop and the exchange
+ * connectors (their contract: created, driven and destroyed on the thread
+ * that runs the loop). Their keys are wiped once used. */
+static int setup_exchanges(struct clb_engine *e, char *err, size_t errlen)
+{
+    const struct engine_spec *sp = e->spec;
+    int rc = CLB_OK;
+    if (sp->n_exchange > 0) {
+#ifdef COLIBRI_HAVE_NET
+        struct clb_netloop_config lc;
+        memset(&lc, 0, sizeof(lc));
+        lc.ca_file = sp->ca_file[0] ? sp->ca_file : NULL;
+        if ((rc = clb_netloop_create(&lc, &e->loop)) != CLB_OK) {
+            e->loop = NULL;
+            return clb_errf(err, errlen, rc, "network loop: %s", clb_strerror(rc));
+        }
+#endif
+    }
+    for (size_t i = 0; i < e->n_conns && rc == CLB_OK; i++) {
+        struct eng_conn *ec = &e->conns[i];
+        if (ec->type == CT_PAPER)
+            continue;
+        if (ec->type == CT_AMM)
+            rc = setup_amm(e, ec, &sp->conns[i], i, e->keys[i].key, err, errlen);
+        else
+            rc = setup_binance(e, ec, &sp->conns[i], i, e->keys[i].key, e->keys[i].secret, err,
+                               errlen);
+        if (rc == CLB_OK)
+            rc = attach_connector(e, ec, err, errlen);
+    }
+    wipe(e->keys, sizeof(e->keys[0]) * CLB_ENGINE_MAX_CONNECTORS);
+    return rc;
+}
+
+/* Worker, at its end (the clock is stopped): the exchange connectors leave
+ * the clock and are destroyed, then the loop. Also after a failed setup. */
+static void teardown_exchanges(struct clb_engine *e)
+{
+    for (size_t i = 0; i < CLB_ENGINE_MAX_CONNECTORS; i++) {
+        struct eng_conn *ec = &e->conns[i];
+#ifdef COLIBRI_HAVE_BINANCE
+        if (ec->binance) {
+            clb_clock_remove(&e->clock, &ec->conn->it);
+            clb_binance_destroy(ec->binance);
+            ec->binance = NULL;
+            ec->conn = NULL;
+        }
+#endif
+#ifdef COLIBRI_HAVE_AMM
+        if (ec->amm) {
+            clb_clock_remove(&e->clock, &ec->conn->it);
+            clb_amm_destroy(ec->amm);
+            ec->amm = NULL;
+            ec->conn = NULL;
+        }
+#endif
+        (void)ec;
+    }
+#ifdef COLIBRI_HAVE_NET
+    if (e->loop) {
+        clb_netloop_destroy(e->loop);
+        e->loop = NULL;
+    }
+#endif
 }
 
 static int setup_sources(struct clb_engine *e, int64_t start_ns, char *err, size_t errlen)
@@ -3242,7 +4274,7 @@ int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **o
     e->cfg.connectors = NULL; /* borrowed: not kept */
     e->cfg.balances = NULL;
     e->cfg.conn_start = NULL; /* borrowed during create only */
-    e->cfg.n_conn_start = 0;
+    e->cfg.n_conn_start = 0;   /* (data_dir too: cleared once the connectors are set up) */
     e->sw = cfg->store_writer;
     snprintf(e->store_backend, sizeof(e->store_backend), "%s",
              cfg->store_backend ? cfg->store_backend : "unknown");
@@ -3313,6 +4345,7 @@ int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **o
             goto fail;
         e->n_conns++;
     }
+    e->cfg.data_dir = NULL;
     if ((rc = setup_sources(e, e->started_ns, err, errlen)) != CLB_OK)
         goto fail;
 
@@ -3335,19 +4368,26 @@ int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **o
         }
     }
     clb_log_set_sink(e->log, log_sink, e);
-    /* The first snapshots exist before create returns (the worker's
-     * state is not shared yet: building them here is safe). */
-    feed_sources(e, wall_now(e));
-    publish_all(e);
-    for (size_t i = 0; i < e->n_conns; i++)
-        for (uint32_t m = 0; m < e->conns[i].n_markets; m++)
-            publish_book(e, &e->conns[i], m, mono_ns());
+    /* The worker sets up the exchange connectors, publishes the first
+     * snapshots and reports; they exist before create returns. */
+    e->spec = sp;
+    sp = NULL;
     if (pthread_create(&e->worker, NULL, worker_main, e) != 0) {
         rc = clb_errf(err, errlen, CLB_EIO, "cannot start the worker thread");
         goto fail;
     }
     e->worker_started = true;
-    free(sp);
+    pthread_mutex_lock(&e->life_mu);
+    while (!e->setup_done)
+        pthread_cond_wait(&e->life_cv, &e->life_mu);
+    rc = e->setup_rc;
+    pthread_mutex_unlock(&e->life_mu);
+    if (rc != CLB_OK) {
+        clb_errf(err, errlen, rc, "%s", e->setup_err);
+        pthread_join(e->worker, NULL);
+        e->joined = true;
+        goto fail;
+    }
     *out = e;
     return CLB_OK;
 fail:

@@ -11,17 +11,29 @@
  *    The worker runs commands between clock ticks, so a command sees and
  *    changes a consistent engine. Methods (params and results are JSON
  *    objects; unknown fields are refused, naming the field):
- *      strategy.create  {name?, type, connector?, market, params{}?, start?}
+ *      strategy.create  {name?, type, connector?, market, connector_2?,
+ *                        market_2?, params{}?, start?}
  *                       -> the strategy object (see "strategies" below).
  *                       name defaults to "TYPE-ID", connector to the first
  *                       configured one, start to false (state "created").
+ *                       connector_2 / market_2: the second venue of a
+ *                       two-venue type (ops->attach_secondary, amm_arb),
+ *                       required by it (CLB_EINVAL naming the key) and
+ *                       refused by every other type ("connector_2: not
+ *                       used by TYPE"); amm_arb needs an amm connector
+ *                       there, which is also its pool quote source. The
+ *                       strategy object then carries connector_2 and
+ *                       market_2; start waits for both connectors.
  *                       params values are JSON typed by the declaration:
  *                       numbers for double/int parameters (ints must be
  *                       integers), true/false for booleans, strings for
  *                       enums and strings. Each key is checked against the
  *                       strategy's declaration (unknown key, wrong type,
  *                       out of range: CLB_EINVAL naming the key).
- *      strategy.start   {id}  -> strategy object   (CLB_ESTATE if running)
+ *                       On an exchange connector that is not ready yet (no
+ *                       trading rules): CLB_ENOTREADY.
+ *      strategy.start   {id}  -> strategy object   (CLB_ESTATE if running;
+ *                       CLB_ENOTREADY while an exchange connector is not ready)
  *      strategy.stop    {id}  -> strategy object   (CLB_ESTATE if not running);
  *                       its stop hook requests the cancel of its orders.
  *      strategy.update  {id, params{}} -> strategy object; validated against
@@ -60,12 +72,23 @@
  *                     strategies{total, running},
  *                     store{backend, connected, available, queued, written, spilled,
  *                       failed}   (only with a store writer, see below)}
- *      "connectors"  [{name, type, source: "sim", markets[], ready, status{...},
- *                      maker_fee, taker_fee, latency_ms,
- *                      stats{records, fills, orders_submitted, orders_rejected, cancels}}]
+ *      "connectors"  [{name, type, source: "sim"|"exchange", markets[], ready, status{...},
+ *                      maker_fee, taker_fee (absent while unknown), latency_ms (paper
+ *                      only), stats{...} (integers)}]
+ *                    paper stats: {records, fills, orders_submitted, orders_rejected,
+ *                      cancels}. binance: also streams{market, user} (booleans: connected)
+ *                      and tick_to_order{count, p50_us, p99_us, max_us}; stats {
+ *                      rest_requests, rest_errors, rest_5xx, rest_timeouts,
+ *                      rest_throttled, throttle_waits, time_syncs, orders_placed,
+ *                      orders_rejected, orders_unknown, orders_lost, cancels_sent,
+ *                      cancel_unknown, status_queries, not_found, fills,
+ *                      fill_duplicates, orphans_adopted, depth_msgs, book_resyncs,
+ *                      snapshots, market_reconnects, user_reconnects,
+ *                      server_shutdowns, user_events, bad_messages}
  *      "balances"    [{connector, asset, total, available, locked}]
- *      "strategies"  [{id, name, type, connector, market, state: "created"|"running"|
- *                      "stopped", params{k: typed value}, metrics{k: number|null},
+ *      "strategies"  [{id, name, type, connector, market, connector_2?, market_2?,
+ *                      state: "created"|"running"|"stopped", params{k: typed value},
+ *                      metrics{k: number|null},
  *                      created_ms, started_ms|null, stopped_ms|null, errors,
  *                      last_error|null}]   (creation order)
  *      "orders"      [{client_order_id, exchange_order_id, connector, market, side,
@@ -96,7 +119,8 @@
  *                    Counters: colibri_orders_placed_total, _cancelled_total,
  *                    _rejected_total (failed orders), colibri_orders_filled_total
  *                    (completely filled), colibri_fills_total — labels connector,
- *                    market, side; colibri_book_resyncs_total (connector, market);
+ *                    market, side; colibri_book_resyncs_total (connector, market;
+ *                    binance: connector only, its count is per connector);
  *                    colibri_reconnects_total (connector; 0 for paper);
  *                    colibri_ticks_total, colibri_ticks_skipped_total,
  *                    colibri_strategy_errors_total (strategy_id, strategy),
@@ -109,6 +133,14 @@
  *                    (strategy_id, strategy, market), colibri_build_info (version) = 1,
  *                    colibri_uptime_seconds.
  *                    Histogram: colibri_tick_duration_seconds.
+ *                    Binance connectors also: counters
+ *                    colibri_exchange_requests_total (connector),
+ *                    colibri_exchange_request_failures_total (connector, kind:
+ *                    error|5xx|timeout|throttled), colibri_orders_unknown_total,
+ *                    colibri_orders_lost_total, colibri_time_syncs_total (connector);
+ *                    gauge colibri_stream_up (connector, stream: market|user);
+ *                    histogram colibri_tick_to_order_seconds (connector): from a
+ *                    market-data frame read to the order request it caused written.
  *                    With a store writer also: gauges colibri_store_available
  *                    (0/1), colibri_store_queued; counters
  *                    colibri_store_written_total, colibri_store_spilled_total.
@@ -160,6 +192,36 @@
  * re-based on the wall clock at start):
  *   BTC-USDT  start 60000.00, tick 0.01, step 0.00001, min notional 5
  *   ETH-USDT  start  3000.00, tick 0.01, step 0.0001,  min notional 5
+ * Connector entries ("connectors" array; unknown keys are refused):
+ *   {"name", "type": "paper", "markets": [preset names], "maker_fee"?,
+ *    "taker_fee"? (fractions, default 0.001), "latency_ms"? (default 20)}
+ *   {"name", "type": "binance", "markets": ["BTC-USDT", ...] (BASE-QUOTE),
+ *    "rest_url", "stream_url", "ws_api_url" (required; https:// and wss://
+ *    anywhere, http:// and ws:// to loopback hosts only), "client_id_prefix"?
+ *    (1-8 of A-Z a-z 0-9 - _ .), "ca_file"? (PEM; one for every exchange
+ *    connector; default the system CAs)}
+ *   {"name", "type": "amm", "gateway_url" (a colibri gateway, https://, or
+ *    http:// to loopback), "network" (gateway network name), "address"
+ *    ("0x" + 40 hex: the wallet), "markets": ["WETH-USDC", ...] (the
+ *    network's token symbols, not the sim presets), "dex"? (gateway
+ *    connector, default uniswap_v2), "fee"? (pool fee fraction in [0, 0.1),
+ *    default 0.003), "amount_decimals"? / "price_decimals"? (0-18, default
+ *    6 / 8), "price_poll_ms"? / "balance_poll_ms"? (100-3600000, default
+ *    1000 / 2000), "tx_poll_ms"? (50-600000, default 250), "ca_file"? (as
+ *    binance)}. Its gateway token (trade role) is read at create: env
+ *    COLIBRI_<NAME>_GATEWAY_TOKEN, else NAME.gateway_token in the secrets
+ *    file; none makes clb_engine_create fail with CLB_EINVAL naming both.
+ * Exchange connectors run on one network loop (connectors/net) that the
+ * worker waits on instead of poll(); they become ready when the exchange
+ * has answered (rules, balances, books, user stream). Their API keys are
+ * read at create: env COLIBRI_<NAME>_API_KEY / COLIBRI_<NAME>_API_SECRET
+ * (NAME = the connector name upper-cased, other characters than A-Z 0-9
+ * as '_'), else COLIBRI_BINANCE_API_KEY / COLIBRI_BINANCE_API_SECRET,
+ * else the secrets file (see data_dir below); missing keys make
+ * clb_engine_create fail with CLB_EINVAL naming the variables and the
+ * secret names (never the values). A build without the binance (amm)
+ * connector refuses such entries at create with CLB_EUNSUPPORTED. "balances" and
+ * conn_start are the paper connectors' only.
  * Default connectors (cfg->connectors == NULL): one paper connector
  * "paper" trading both, fees 0.1 % maker and taker, 20 ms order and
  * cancel latency. Default balances (cfg->balances == NULL): 10 BTC,
@@ -228,6 +290,12 @@ struct clb_engine_config {
      * does not hold, or a connector that is not configured. NULL = none. */
     const struct clb_engine_conn_start *conn_start;
     size_t n_conn_start;
+    /* The data directory, read during clb_engine_create only (borrowed):
+     * exchange connectors whose API keys are not in the environment look
+     * them up in its encrypted secrets file (server/secrets.h) as
+     * "NAME.api_key" / "NAME.api_secret", with the passphrase from
+     * $COLIBRI_SECRETS_PASSPHRASE (no prompt). NULL = no secrets file. */
+    const char *data_dir;
 };
 
 /* Fills *cfg with the defaults (tick 1000 ms, seed 1, default connectors and
@@ -243,8 +311,13 @@ void clb_engine_config_default(struct clb_engine_config *cfg);
 int clb_engine_check_config(const struct clb_engine_config *cfg, char *err, size_t errlen);
 
 /* Creates the engine and starts its worker thread (markets begin to move).
+ * The worker creates the network loop and the exchange connectors (they
+ * belong to its thread) and publishes the first snapshots before this
+ * returns; exchange connectors become ready later, as the exchange answers.
  * CLB_EINVAL with a message in err for a bad configuration (as
- * clb_engine_check_config), CLB_ENOMEM, CLB_EIO (thread or eventfd).
+ * clb_engine_check_config; also missing exchange API keys or a connector
+ * that refuses its configuration), CLB_EUNSUPPORTED (a connector type not
+ * built in), CLB_ENOMEM, CLB_EIO (thread, eventfd, network loop).
  * Call from any thread; the signal mask of the caller is inherited by the
  * worker (block SIGINT/SIGTERM first in a process that sigwaits). */
 int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **out, char *err,

@@ -4,7 +4,10 @@
  * (clb_engine_call, snapshots, the event feed), as the HTTP and WebSocket
  * layers do. Times are real: the market moves at wall-clock speed, so the
  * strategy tests use tight spreads and short refresh times to fill within
- * seconds.
+ * seconds. The binance tests check the connector configuration and its API
+ * keys (environment, secrets file) and, when colibri-simex is linked in, run
+ * the engine against the simulator in-process: ready, a manual order
+ * created and cancelled, a market maker quoting, metrics.
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -13,12 +16,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "error.h"
 #include "log.h"
+#include "metrics.h"
+#include "secrets.h"
 
 #include "harness.h"
+
+/* The end-to-end test of the binance connector needs colibri-simex linked
+ * in (tests/CMakeLists.txt: LIBS colibri_server colibri_simex). */
+#if defined(__has_include)
+#if __has_include("simex.h")
+#define HAVE_SIMEX 1
+#include <pthread.h>
+
+#include "simex.h"
+#endif
+#endif
 
 static struct clb_log *g_log;
 static struct clb_engine *g_e;
@@ -699,7 +716,7 @@ Test(engine, config_errors_name_the_key)
         { "[]", NULL, "connectors: must be a non-empty array" },
         { "[{\"name\": \"p\", \"type\": \"paper\", \"markets\": [\"XRP-USDT\"]}]", NULL,
           "connectors[0].markets[0]: unknown market \"XRP-USDT\"" },
-        { "[{\"name\": \"p\", \"type\": \"binance\", \"markets\": [\"BTC-USDT\"]}]", NULL,
+        { "[{\"name\": \"p\", \"type\": \"kraken\", \"markets\": [\"BTC-USDT\"]}]", NULL,
           "connectors[0].type" },
         { "[{\"type\": \"paper\", \"markets\": [\"BTC-USDT\"]}]", NULL, "connectors[0].name" },
         { "[{\"name\": \"p\", \"type\": \"paper\", \"markets\": [\"BTC-USDT\"], \"maker_fee\": "
@@ -779,3 +796,728 @@ Test(engine, configured_connectors_and_balances)
     json_decref(r);
     stop_engine();
 }
+
+/* ---- exchange connectors: configuration ---- */
+
+#define BN_URLS "\"rest_url\": \"https://api.binance.com\", \"stream_url\": " \
+                "\"wss://stream.binance.com:9443\", \"ws_api_url\": " \
+                "\"wss://ws-api.binance.com:443/ws-api/v3\""
+
+/* A binance entry named "bn" with BN_URLS replaced key by key by `extra`. */
+static json_t *bn_config(const char *extra)
+{
+    char text[1024];
+    snprintf(text, sizeof(text), "[{\"name\": \"bn\", \"type\": \"binance\", \"markets\": "
+             "[\"BTC-USDT\"], " BN_URLS "}]");
+    json_t *c = json_loads(text, 0, NULL);
+    cr_assert_not_null(c);
+    if (extra) {
+        json_t *x = json_loads(extra, 0, NULL);
+        cr_assert_not_null(x, "bad test JSON %s", extra);
+        const char *k;
+        json_t *v;
+        json_object_foreach(x, k, v) {
+            if (json_is_null(v))
+                json_object_del(json_array_get(c, 0), k);
+            else
+                json_object_set(json_array_get(c, 0), k, v);
+        }
+        json_decref(x);
+    }
+    return c;
+}
+
+Test(engine, binance_config_errors_name_the_key)
+{
+    struct {
+        const char *extra, *needle;
+    } cases[] = {
+        { "{\"rest_url\": null}", "connectors[0].rest_url: required" },
+        { "{\"stream_url\": null}", "connectors[0].stream_url: required" },
+        { "{\"ws_api_url\": 5}", "connectors[0].ws_api_url: required" },
+        { "{\"rest_url\": \"http://api.binance.com\"}", "connectors[0].rest_url: " },
+        { "{\"stream_url\": \"ws://10.0.0.1:9443\"}", "connectors[0].stream_url: " },
+        { "{\"stream_url\": \"https://stream.binance.com\"}", "connectors[0].stream_url: " },
+        { "{\"rest_url\": \"wss://api.binance.com\"}", "connectors[0].rest_url: " },
+        { "{\"rest_url\": \"ftp://127.0.0.1\"}", "connectors[0].rest_url: " },
+        { "{\"markets\": [\"btcusdt\"]}", "connectors[0].markets[0]: " },
+        { "{\"markets\": [\"BTC-USDT\", \"BTC-USDT\"]}", "connectors[0].markets[1]: " },
+        { "{\"markets\": []}", "connectors[0].markets: required" },
+        { "{\"maker_fee\": 0.001}", "connectors[0].maker_fee: unknown key" },
+        { "{\"client_id_prefix\": \"much-too-long\"}", "connectors[0].client_id_prefix: " },
+        { "{\"client_id_prefix\": \"a b\"}", "connectors[0].client_id_prefix: " },
+        { "{\"ca_file\": \"/nonexistent/ca.pem\"}", "connectors[0].ca_file: cannot read" },
+        { "{\"ca_file\": 1}", "connectors[0].ca_file: " },
+        { "{\"name\": \"b n\"}", "connectors[0].name: " },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct clb_engine_config cfg;
+        clb_engine_config_default(&cfg);
+        cfg.connectors = bn_config(cases[i].extra);
+        char err[512] = "";
+        cr_expect_eq(clb_engine_check_config(&cfg, err, sizeof(err)), CLB_EINVAL, "case %zu", i);
+        cr_expect(strstr(err, cases[i].needle) == err, "case %zu: \"%s\" does not start with "
+                  "\"%s\"", i, err, cases[i].needle);
+        struct clb_engine *e = NULL;
+        cr_expect_eq(clb_engine_create(&cfg, &e, err, sizeof(err)), CLB_EINVAL, "case %zu", i);
+        cr_expect_null(e);
+        json_decref(cfg.connectors);
+    }
+    /* loopback plain URLs, a prefix and a readable CA file are fine */
+    struct clb_engine_config cfg;
+    clb_engine_config_default(&cfg);
+    cfg.connectors = bn_config("{\"rest_url\": \"http://127.0.0.1:9443\", \"stream_url\": "
+                               "\"ws://localhost:9443\", \"ws_api_url\": "
+                               "\"ws://[::1]:9443/ws-api/v3\", \"client_id_prefix\": \"mm1.\", "
+                               "\"ca_file\": \"/dev/null\", \"markets\": [\"BTC-USDT\", "
+                               "\"ETH-USDT\"]}");
+    char err[512] = "";
+    cr_expect_eq(clb_engine_check_config(&cfg, err, sizeof(err)), CLB_OK, "%s", err);
+    /* balances are the paper connectors' */
+    cfg.balances = json_loads("{\"BTC\": \"1\"}", 0, NULL);
+    cr_expect_eq(clb_engine_check_config(&cfg, err, sizeof(err)), CLB_EINVAL);
+    cr_expect(strstr(err, "balances.BTC: no configured market trades") == err, "%s", err);
+    json_decref(cfg.balances);
+    json_decref(cfg.connectors);
+    /* one CA file for every exchange connector */
+    cfg.connectors = json_loads("[{\"name\": \"a\", \"type\": \"binance\", \"markets\": "
+                                "[\"BTC-USDT\"], " BN_URLS ", \"ca_file\": \"/dev/null\"}, "
+                                "{\"name\": \"b\", \"type\": \"binance\", \"markets\": "
+                                "[\"BTC-USDT\"], " BN_URLS ", \"ca_file\": \"/dev/zero\"}]",
+                                0, NULL);
+    cr_assert_not_null(cfg.connectors);
+    cfg.balances = NULL;
+    cr_expect_eq(clb_engine_check_config(&cfg, err, sizeof(err)), CLB_EINVAL);
+    cr_expect(strstr(err, "connectors[1].ca_file: differs") == err, "%s", err);
+    json_decref(cfg.connectors);
+}
+
+/* Creating an engine with exchange connectors fails when their API keys
+ * are missing, naming the environment variables to set. */
+Test(engine, binance_api_keys_from_the_environment)
+{
+    unsetenv("COLIBRI_BINANCE_API_KEY");
+    unsetenv("COLIBRI_BINANCE_API_SECRET");
+    struct clb_engine_config cfg;
+    clb_engine_config_default(&cfg);
+    cr_assert_eq(clb_log_create(NULL, CLB_LOG_INFO, &g_log), CLB_OK);
+    cfg.log = g_log;
+    cfg.connectors = json_loads("[{\"name\": \"my-bin.1\", \"type\": \"binance\", \"markets\": "
+                                "[\"BTC-USDT\"], " BN_URLS "}]", 0, NULL);
+    cr_assert_not_null(cfg.connectors);
+    char err[512] = "";
+    struct clb_engine *e = NULL;
+    cr_assert_eq(clb_engine_check_config(&cfg, err, sizeof(err)), CLB_OK, "%s", err);
+    cr_expect_eq(clb_engine_create(&cfg, &e, err, sizeof(err)), CLB_EINVAL);
+    cr_expect_null(e);
+    cr_expect(strstr(err, "connectors[0] (my-bin.1): no API key: set COLIBRI_MY_BIN_1_API_KEY "
+                          "and COLIBRI_MY_BIN_1_API_SECRET") == err, "%s", err);
+    setenv("COLIBRI_MY_BIN_1_API_KEY", "k", 1);
+    cr_expect_eq(clb_engine_create(&cfg, &e, err, sizeof(err)), CLB_EINVAL);
+    cr_expect(strstr(err, "COLIBRI_MY_BIN_1_API_KEY is set but COLIBRI_MY_BIN_1_API_SECRET is "
+                          "not") != NULL, "%s", err);
+    cr_expect(strstr(err, "k\"") == NULL);
+    unsetenv("COLIBRI_MY_BIN_1_API_KEY");
+    setenv("COLIBRI_BINANCE_API_SECRET", "s3cr3t-value", 1);
+    cr_expect_eq(clb_engine_create(&cfg, &e, err, sizeof(err)), CLB_EINVAL);
+    cr_expect(strstr(err, "COLIBRI_BINANCE_API_SECRET is set but COLIBRI_BINANCE_API_KEY is "
+                          "not") != NULL, "%s", err);
+    cr_expect(strstr(err, "s3cr3t") == NULL, "the secret must never be in a message: %s", err);
+    unsetenv("COLIBRI_BINANCE_API_SECRET");
+    json_decref(cfg.connectors);
+    clb_log_destroy(g_log);
+    g_log = NULL;
+}
+
+/* Keys from the encrypted secrets file in the data directory when the
+ * environment has none. */
+Test(engine, binance_api_keys_from_the_secrets_file)
+{
+    unsetenv("COLIBRI_BINANCE_API_KEY");
+    unsetenv("COLIBRI_BINANCE_API_SECRET");
+    unsetenv("COLIBRI_SECRETS_PASSPHRASE");
+    char dir[] = "/tmp/engine-secrets-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[256], err[600] = "";
+    cr_assert_eq(clb_secrets_path(dir, path, sizeof(path)), CLB_OK);
+    struct clb_secrets_kdf kdf = { .n = 1u << 10, .r = 8, .p = 1 };
+    struct clb_secrets *sec = NULL;
+    cr_assert_eq(clb_secrets_open_kdf(path, "pass phrase", &kdf, &sec, err, sizeof(err)), CLB_OK,
+                 "%s", err);
+    cr_assert_eq(clb_secrets_set(sec, "bn.api_key", "KEY-FROM-FILE"), CLB_OK);
+    cr_assert_eq(clb_secrets_save(sec, err, sizeof(err)), CLB_OK, "%s", err);
+    clb_secrets_close(sec);
+
+    cr_assert_eq(clb_log_create(NULL, CLB_LOG_INFO, &g_log), CLB_OK);
+    struct clb_engine_config cfg;
+    clb_engine_config_default(&cfg);
+    cfg.log = g_log;
+    cfg.data_dir = dir;
+    cfg.connectors = json_loads("[{\"name\": \"bn\", \"type\": \"binance\", \"markets\": "
+                                "[\"BTC-USDT\"], \"rest_url\": \"http://127.0.0.1:9\", "
+                                "\"stream_url\": \"ws://127.0.0.1:9\", \"ws_api_url\": "
+                                "\"ws://127.0.0.1:9/ws-api/v3\"}]", 0, NULL);
+    cr_assert_not_null(cfg.connectors);
+    struct clb_engine *e = NULL;
+    /* no passphrase: the file is not read, and the message says so */
+    cr_expect_eq(clb_engine_create(&cfg, &e, err, sizeof(err)), CLB_EINVAL);
+    cr_expect(strstr(err, "no API key") && strstr(err, "COLIBRI_SECRETS_PASSPHRASE is not set"),
+              "%s", err);
+    setenv("COLIBRI_SECRETS_PASSPHRASE", "wrong", 1);
+    cr_expect_eq(clb_engine_create(&cfg, &e, err, sizeof(err)), CLB_EINVAL);
+    cr_expect(strstr(err, "API key: ") && strstr(err, "secrets.json"), "%s", err);
+    setenv("COLIBRI_SECRETS_PASSPHRASE", "pass phrase", 1);
+    cr_expect_eq(clb_engine_create(&cfg, &e, err, sizeof(err)), CLB_EINVAL);
+    cr_expect(strstr(err, "holds bn.api_key but not bn.api_secret") != NULL, "%s", err);
+    cr_expect(strstr(err, "KEY-FROM-FILE") == NULL, "a secret value in a message: %s", err);
+
+    cr_assert_eq(clb_secrets_open(path, "pass phrase", &sec, err, sizeof(err)), CLB_OK);
+    cr_assert_eq(clb_secrets_set(sec, "bn.api_secret", "SECRET-FROM-FILE"), CLB_OK);
+    cr_assert_eq(clb_secrets_save(sec, err, sizeof(err)), CLB_OK, "%s", err);
+    clb_secrets_close(sec);
+    /* found: the engine starts (or, without the connector built, says so) */
+    int rc = clb_engine_create(&cfg, &e, err, sizeof(err));
+    cr_expect(rc == CLB_OK || rc == CLB_EUNSUPPORTED, "%s: %s", clb_err_name(rc), err);
+    if (rc == CLB_OK) {
+        clb_engine_shutdown(e, 2000);
+        clb_engine_destroy(e);
+    }
+    unsetenv("COLIBRI_SECRETS_PASSPHRASE");
+    json_decref(cfg.connectors);
+    clb_log_destroy(g_log);
+    g_log = NULL;
+    unlink(path);
+    char lock[300];
+    snprintf(lock, sizeof(lock), "%s.lock", path);
+    unlink(lock);
+    rmdir(dir);
+}
+
+/* An exchange that never answers: the connector stays not ready, orders
+ * and strategies are refused with CLB_ENOTREADY, shutdown stays bounded. */
+Test(engine, binance_not_ready_refuses_orders)
+{
+    setenv("COLIBRI_BN_API_KEY", "k", 1);
+    setenv("COLIBRI_BN_API_SECRET", "s", 1);
+    cr_assert_eq(clb_log_create(NULL, CLB_LOG_INFO, &g_log), CLB_OK);
+    struct clb_engine_config cfg;
+    clb_engine_config_default(&cfg);
+    cfg.log = g_log;
+    cfg.connectors = json_loads("[{\"name\": \"bn\", \"type\": \"binance\", \"markets\": "
+                                "[\"BTC-USDT\"], \"rest_url\": \"http://127.0.0.1:9\", "
+                                "\"stream_url\": \"ws://127.0.0.1:9\", \"ws_api_url\": "
+                                "\"ws://127.0.0.1:9/ws-api/v3\"}]", 0, NULL);
+    char err[512] = "";
+    int rc = clb_engine_create(&cfg, &g_e, err, sizeof(err));
+    json_decref(cfg.connectors);
+    if (rc == CLB_EUNSUPPORTED) {
+        clb_log_destroy(g_log);
+        g_log = NULL;
+        cr_skip_test("the binance connector is not built: %s", err);
+    }
+    cr_assert_eq(rc, CLB_OK, "create: %s", err);
+    sleep_ms(300);
+    json_t *st = snap("status");
+    json_t *c0 = json_array_get(json_object_get(st, "connectors"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(c0, "type")), "binance");
+    cr_assert(json_is_false(json_object_get(c0, "ready")));
+    json_decref(st);
+    cr_assert_eq(call("order.create", "{\"market\": \"BTC-USDT\", \"side\": \"buy\", "
+                      "\"type\": \"limit\", \"price\": \"100\", \"amount\": \"1\"}", NULL, err,
+                      sizeof(err)), CLB_ENOTREADY, "%s", err);
+    cr_assert_eq(call("strategy.create", "{\"type\": \"pure_market_making\", \"market\": "
+                      "\"BTC-USDT\", \"start\": true}", NULL, err, sizeof(err)), CLB_ENOTREADY,
+                 "%s", err);
+    cr_assert(strstr(err, "not ready") != NULL, "%s", err);
+    json_t *b = snap("book:bn:BTC-USDT");
+    cr_assert_eq(json_array_size(json_object_get(b, "bids")), 0);
+    json_decref(b);
+    cr_assert_eq(metric_sum("gauges", "colibri_connector_ready", "connector", "bn"), 0.0);
+    double t0 = now_s();
+    stop_engine();
+    cr_assert(now_s() - t0 < 4.0, "shutdown took %.1f s", now_s() - t0);
+}
+
+/* ---- amm connectors and two-venue strategies ---- */
+
+#define AMM_ADDR "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+/* An amm entry named "uni" with key-by-key replacements from `extra`
+ * (null deletes a key). */
+static json_t *amm_config(const char *extra)
+{
+    json_t *c = json_loads("[{\"name\": \"uni\", \"type\": \"amm\", \"gateway_url\": "
+                           "\"https://gw.example.com:8443\", \"network\": \"mainnet\", "
+                           "\"address\": \"" AMM_ADDR "\", \"markets\": [\"WETH-USDC\"]}]",
+                           0, NULL);
+    cr_assert_not_null(c);
+    if (extra) {
+        json_t *x = json_loads(extra, 0, NULL);
+        cr_assert_not_null(x, "bad test JSON %s", extra);
+        const char *k;
+        json_t *v;
+        json_object_foreach(x, k, v) {
+            if (json_is_null(v))
+                json_object_del(json_array_get(c, 0), k);
+            else
+                json_object_set(json_array_get(c, 0), k, v);
+        }
+        json_decref(x);
+    }
+    return c;
+}
+
+Test(engine, amm_config_errors_name_the_key)
+{
+    struct {
+        const char *extra, *needle;
+    } cases[] = {
+        { "{\"gateway_url\": null}", "connectors[0].gateway_url: required" },
+        { "{\"gateway_url\": \"http://gw.example.com\"}", "connectors[0].gateway_url: " },
+        { "{\"gateway_url\": \"wss://gw.example.com\"}", "connectors[0].gateway_url: " },
+        { "{\"network\": null}", "connectors[0].network: required" },
+        { "{\"network\": \"main net\"}", "connectors[0].network: " },
+        { "{\"address\": null}", "connectors[0].address: required" },
+        { "{\"address\": \"0x1234\"}", "connectors[0].address: " },
+        { "{\"address\": \"0x70997970C51812dc3A010C7d01b50e0d17dc79CZ\"}",
+          "connectors[0].address: " },
+        { "{\"dex\": 3}", "connectors[0].dex: " },
+        { "{\"fee\": -0.1}", "connectors[0].fee: " },
+        { "{\"fee\": \"0.003\"}", "connectors[0].fee: " },
+        { "{\"amount_decimals\": 19}", "connectors[0].amount_decimals: " },
+        { "{\"price_decimals\": 1.5}", "connectors[0].price_decimals: " },
+        { "{\"price_poll_ms\": 0}", "connectors[0].price_poll_ms: " },
+        { "{\"balance_poll_ms\": \"1000\"}", "connectors[0].balance_poll_ms: " },
+        { "{\"tx_poll_ms\": 10}", "connectors[0].tx_poll_ms: " },
+        { "{\"ca_file\": \"/nonexistent/ca.pem\"}", "connectors[0].ca_file: cannot read" },
+        { "{\"markets\": [\"weth-usdc\"]}", "connectors[0].markets[0]: " },
+        { "{\"markets\": []}", "connectors[0].markets: required" },
+        { "{\"rest_url\": \"https://x\"}", "connectors[0].rest_url: unknown key" },
+        { "{\"latency_ms\": 5}", "connectors[0].latency_ms: unknown key" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct clb_engine_config cfg;
+        clb_engine_config_default(&cfg);
+        cfg.connectors = amm_config(cases[i].extra);
+        char err[512] = "";
+        cr_expect_eq(clb_engine_check_config(&cfg, err, sizeof(err)), CLB_EINVAL, "case %zu", i);
+        cr_expect(strstr(err, cases[i].needle) == err, "case %zu: \"%s\" does not start with "
+                  "\"%s\"", i, err, cases[i].needle);
+        struct clb_engine *e = NULL;
+        cr_expect_eq(clb_engine_create(&cfg, &e, err, sizeof(err)), CLB_EINVAL, "case %zu", i);
+        cr_expect_null(e);
+        json_decref(cfg.connectors);
+    }
+    /* every optional key, a loopback plain URL, any token symbols */
+    struct clb_engine_config cfg;
+    clb_engine_config_default(&cfg);
+    cfg.connectors = amm_config("{\"gateway_url\": \"http://127.0.0.1:15888\", \"fee\": 0.003, "
+                                "\"dex\": \"uniswap_v2\", \"amount_decimals\": 6, "
+                                "\"price_decimals\": 8, \"price_poll_ms\": 500, "
+                                "\"balance_poll_ms\": 2000, \"tx_poll_ms\": 250, "
+                                "\"ca_file\": \"/dev/null\", \"markets\": [\"WETH-USDC\", "
+                                "\"TKA-TKB\"]}");
+    char err[512] = "";
+    cr_expect_eq(clb_engine_check_config(&cfg, err, sizeof(err)), CLB_OK, "%s", err);
+    json_decref(cfg.connectors);
+    /* the type list names amm */
+    cfg.connectors = amm_config("{\"type\": \"uniswap\"}");
+    cr_expect_eq(clb_engine_check_config(&cfg, err, sizeof(err)), CLB_EINVAL);
+    cr_expect(strstr(err, "connectors[0].type: ") == err && strstr(err, "\"amm\""), "%s", err);
+    json_decref(cfg.connectors);
+}
+
+/* The gateway token: required, from COLIBRI_<NAME>_GATEWAY_TOKEN (or the
+ * secrets file); the message names both. */
+Test(engine, amm_gateway_token_is_required)
+{
+    unsetenv("COLIBRI_UNI_V2_GATEWAY_TOKEN");
+    unsetenv("COLIBRI_SECRETS_PASSPHRASE");
+    cr_assert_eq(clb_log_create(NULL, CLB_LOG_INFO, &g_log), CLB_OK);
+    struct clb_engine_config cfg;
+    clb_engine_config_default(&cfg);
+    cfg.log = g_log;
+    cfg.connectors = amm_config("{\"name\": \"uni-v2\"}");
+    char err[512] = "";
+    struct clb_engine *e = NULL;
+    cr_assert_eq(clb_engine_check_config(&cfg, err, sizeof(err)), CLB_OK, "%s", err);
+    cr_expect_eq(clb_engine_create(&cfg, &e, err, sizeof(err)), CLB_EINVAL);
+    cr_expect_null(e);
+    cr_expect(strstr(err, "connectors[0] (uni-v2): no gateway token: set "
+                          "COLIBRI_UNI_V2_GATEWAY_TOKEN, or store uni-v2.gateway_token") == err,
+              "%s", err);
+    json_decref(cfg.connectors);
+    clb_log_destroy(g_log);
+    g_log = NULL;
+}
+
+/* connector_2 / market_2: refused by one-market strategies, required by
+ * amm_arb, which also needs an amm connector there. */
+Test(engine, strategy_secondary_connector_rules)
+{
+    start_engine(500, 0,
+                 "[{\"name\": \"a\", \"type\": \"paper\", \"markets\": [\"BTC-USDT\"]}, "
+                 "{\"name\": \"b\", \"type\": \"paper\", \"markets\": [\"BTC-USDT\"]}]", NULL);
+    char before[64], err[256] = "";
+    json_t *s0 = snap("strategies");
+    snprintf(before, sizeof(before), "%zu", json_array_size(s0));
+    json_decref(s0);
+    struct {
+        const char *params, *needle;
+    } cases[] = {
+        { "{\"type\": \"pure_market_making\", \"connector\": \"a\", \"market\": \"BTC-USDT\", "
+          "\"connector_2\": \"b\", \"market_2\": \"BTC-USDT\"}",
+          "connector_2: not used by pure_market_making" },
+        { "{\"type\": \"avellaneda_market_making\", \"market\": \"BTC-USDT\", "
+          "\"market_2\": \"BTC-USDT\"}", "market_2: not used by avellaneda_market_making" },
+        { "{\"type\": \"amm_arb\", \"connector\": \"a\", \"market\": \"BTC-USDT\"}",
+          "connector_2: required: amm_arb trades two venues" },
+        { "{\"type\": \"amm_arb\", \"connector\": \"a\", \"market\": \"BTC-USDT\", "
+          "\"connector_2\": \"b\"}", "market_2: required: amm_arb trades two venues" },
+        { "{\"type\": \"amm_arb\", \"connector\": \"a\", \"market\": \"BTC-USDT\", "
+          "\"connector_2\": \"zz\", \"market_2\": \"BTC-USDT\"}",
+          "connector_2: no connector named \"zz\"" },
+        { "{\"type\": \"amm_arb\", \"connector\": \"a\", \"market\": \"BTC-USDT\", "
+          "\"connector_2\": \"a\", \"market_2\": \"BTC-USDT\"}",
+          "connector_2: must differ from connector" },
+        { "{\"type\": \"amm_arb\", \"connector\": \"a\", \"market\": \"BTC-USDT\", "
+          "\"connector_2\": \"b\", \"market_2\": \"BTC-USDT\"}",
+          "connector_2: amm_arb needs an amm connector" },
+        { "{\"type\": \"amm_arb\", \"connector\": \"a\", \"market\": \"BTC-USDT\", "
+          "\"connector_2\": 3, \"market_2\": \"BTC-USDT\"}", "connector_2: " },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        err[0] = '\0';
+        cr_expect_eq(call("strategy.create", cases[i].params, NULL, err, sizeof(err)),
+                     CLB_EINVAL, "case %zu: %s", i, err);
+        cr_expect(strstr(err, cases[i].needle) == err, "case %zu: \"%s\" does not start with "
+                  "\"%s\"", i, err, cases[i].needle);
+    }
+    s0 = snap("strategies");
+    char after[64];
+    snprintf(after, sizeof(after), "%zu", json_array_size(s0));
+    json_decref(s0);
+    cr_expect_str_eq(after, before, "a refused strategy was created");
+    /* one-market strategies without the keys are unchanged */
+    json_t *r = call_ok("strategy.create", "{\"type\": \"pure_market_making\", \"connector\": "
+                        "\"b\", \"market\": \"BTC-USDT\"}");
+    cr_expect_null(json_object_get(r, "connector_2"));
+    json_decref(r);
+    stop_engine();
+}
+
+/* amm_arb between a paper market and an amm connector whose gateway does
+ * not answer: created and bound (connector_2 and market_2 reported), its
+ * start refused while the amm connector is not ready. */
+Test(engine, amm_arb_binds_an_amm_connector)
+{
+    setenv("COLIBRI_UNI_GATEWAY_TOKEN", "tok", 1);
+    cr_assert_eq(clb_log_create(NULL, CLB_LOG_INFO, &g_log), CLB_OK);
+    struct clb_engine_config cfg;
+    clb_engine_config_default(&cfg);
+    cfg.tick_ms = 500;
+    cfg.log = g_log;
+    cfg.connectors = json_loads("[{\"name\": \"paper\", \"type\": \"paper\", \"markets\": "
+                                "[\"ETH-USDT\"]}, {\"name\": \"uni\", \"type\": \"amm\", "
+                                "\"gateway_url\": \"http://127.0.0.1:9\", \"network\": \"anvil\", "
+                                "\"address\": \"" AMM_ADDR "\", \"markets\": [\"WETH-USDC\"], "
+                                "\"price_poll_ms\": 200, \"balance_poll_ms\": 200}]", 0, NULL);
+    cr_assert_not_null(cfg.connectors);
+    char err[512] = "";
+    int rc = clb_engine_create(&cfg, &g_e, err, sizeof(err));
+    json_decref(cfg.connectors);
+    unsetenv("COLIBRI_UNI_GATEWAY_TOKEN");
+    if (rc == CLB_EUNSUPPORTED) {
+        clb_log_destroy(g_log);
+        g_log = NULL;
+        cr_skip_test("the amm connector is not built into colibri_server: %s", err);
+    }
+    cr_assert_eq(rc, CLB_OK, "create: %s", err);
+    json_t *r = call_ok("strategy.create", "{\"type\": \"amm_arb\", \"connector\": \"paper\", "
+                        "\"market\": \"ETH-USDT\", \"connector_2\": \"uni\", \"market_2\": "
+                        "\"WETH-USDC\", \"params\": {\"order_amount\": 0.1}}");
+    cr_expect_str_eq(json_string_value(json_object_get(r, "connector_2")), "uni");
+    cr_expect_str_eq(json_string_value(json_object_get(r, "market_2")), "WETH-USDC");
+    cr_expect_str_eq(json_string_value(json_object_get(r, "state")), "created");
+    char id[64];
+    snprintf(id, sizeof(id), "{\"id\": %" JSON_INTEGER_FORMAT "}",
+             json_integer_value(json_object_get(r, "id")));
+    json_decref(r);
+    sleep_ms(300);
+    cr_expect_eq(call("strategy.start", id, NULL, err, sizeof(err)), CLB_ENOTREADY, "%s", err);
+    cr_expect(strstr(err, "connector \"uni\" (connector_2) is not ready") != NULL, "%s", err);
+    json_t *st = snap("status");
+    json_t *conns = json_object_get(st, "connectors");
+    cr_expect_eq(json_array_size(conns), 2);
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(conns, 1), "type")),
+                     "amm");
+    json_decref(st);
+    r = call_ok("strategy.delete", id);
+    json_decref(r);
+    stop_engine();
+}
+
+#ifdef HAVE_SIMEX
+/* ---- the binance connector against colibri-simex ---- */
+
+static void *simex_main(void *arg)
+{
+    clb_simex_run(arg);
+    return NULL;
+}
+
+/* A member of the first element of snapshot `name` whose "name" is conn. */
+static json_t *conn_entry(const char *snapshot, const char *conn)
+{
+    json_t *s = snap(snapshot);
+    json_t *arr = json_is_array(s) ? s : json_object_get(s, "connectors");
+    json_t *found = NULL;
+    size_t i;
+    json_t *x;
+    json_array_foreach(arr, i, x) {
+        if (strcmp(json_string_value(json_object_get(x, "name")), conn) == 0)
+            found = json_incref(x);
+    }
+    json_decref(s);
+    cr_assert_not_null(found, "no connector %s in %s", conn, snapshot);
+    return found;
+}
+
+/* The state of an order in the "orders" snapshot, "" when absent. */
+static void order_state(const char *cid, char *out, size_t cap, char *xid, size_t xcap)
+{
+    json_t *o = snap("orders");
+    size_t i;
+    json_t *x;
+    out[0] = '\0';
+    json_array_foreach(o, i, x) {
+        if (strcmp(json_string_value(json_object_get(x, "client_order_id")), cid) == 0) {
+            snprintf(out, cap, "%s", json_string_value(json_object_get(x, "state")));
+            if (xid)
+                snprintf(xid, xcap, "%s", json_string_value(json_object_get(x,
+                                                                 "exchange_order_id")));
+        }
+    }
+    json_decref(o);
+}
+
+static bool wait_order_state(const char *cid, const char *want, double timeout_s)
+{
+    char st[32];
+    double t0 = now_s();
+    do {
+        order_state(cid, st, sizeof(st), NULL, 0);
+        if (strcmp(st, want) == 0)
+            return true;
+        sleep_ms(50);
+    } while (now_s() - t0 < timeout_s);
+    return false;
+}
+
+Test(engine, binance_against_simex)
+{
+    struct clb_simex_config sc;
+    clb_simex_config_default(&sc);
+    sc.port = 0;
+    sc.quiet = true;
+    sc.seed = 11;
+    cr_assert_eq(clb_simex_config_add_account(&sc, "TESTKEY:TESTSECRET"), CLB_OK);
+    struct clb_simex *sx = NULL;
+    char err[512] = "";
+    cr_assert_eq(clb_simex_create(&sc, &sx, err, sizeof(err)), CLB_OK, "simex: %s", err);
+    int port = clb_simex_port(sx);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, simex_main, sx), 0);
+
+    setenv("COLIBRI_BN_API_KEY", "TESTKEY", 1);
+    setenv("COLIBRI_BN_API_SECRET", "TESTSECRET", 1);
+    char conns[1024];
+    snprintf(conns, sizeof(conns),
+             "[{\"name\": \"bn\", \"type\": \"binance\", \"markets\": [\"BTC-USDT\"], "
+             "\"rest_url\": \"http://127.0.0.1:%d\", \"stream_url\": \"ws://127.0.0.1:%d\", "
+             "\"ws_api_url\": \"ws://127.0.0.1:%d/ws-api/v3\", \"client_id_prefix\": \"e5t-\"}, "
+             "{\"name\": \"pp\", \"type\": \"paper\", \"markets\": [\"ETH-USDT\"]}]",
+             port, port, port);
+    cr_assert_eq(clb_log_create(NULL, CLB_LOG_INFO, &g_log), CLB_OK);
+    struct clb_engine_config cfg;
+    clb_engine_config_default(&cfg);
+    cfg.tick_ms = 200;
+    cfg.log = g_log;
+    cfg.connectors = json_loads(conns, 0, NULL);
+    cr_assert_not_null(cfg.connectors);
+    int rc = clb_engine_create(&cfg, &g_e, err, sizeof(err));
+    json_decref(cfg.connectors);
+    if (rc == CLB_EUNSUPPORTED) {
+        clb_simex_stop(sx);
+        pthread_join(th, NULL);
+        clb_simex_destroy(sx);
+        clb_log_destroy(g_log);
+        g_log = NULL;
+        cr_skip_test("the binance connector is not built: %s", err);
+    }
+    cr_assert_eq(rc, CLB_OK, "create: %s", err);
+
+    /* Listed as an exchange connector (no paper latency). */
+    json_t *c = conn_entry("connectors", "bn");
+    cr_assert_str_eq(json_string_value(json_object_get(c, "type")), "binance");
+    cr_assert_str_eq(json_string_value(json_object_get(c, "source")), "exchange");
+    cr_assert_null(json_object_get(c, "latency_ms"));
+    json_decref(c);
+
+    /* Ready: rules, balances, book and user stream from the simulator. */
+    double t0 = now_s();
+    bool ready = false;
+    while (!ready && now_s() - t0 < 30) {
+        c = conn_entry("status", "bn");
+        ready = json_is_true(json_object_get(c, "ready"));
+        json_decref(c);
+        if (!ready)
+            sleep_ms(100);
+    }
+    cr_assert(ready, "binance connector not ready within 30 s");
+    c = conn_entry("connectors", "bn");
+    json_t *st = json_object_get(c, "stats");
+    cr_assert(json_integer_value(json_object_get(st, "rest_requests")) > 0);
+    cr_assert(json_is_true(json_object_get(json_object_get(c, "streams"), "market")));
+    cr_assert(json_is_true(json_object_get(json_object_get(c, "streams"), "user")));
+    cr_assert(json_is_object(json_object_get(c, "tick_to_order")));
+    const char *sk;
+    json_t *sv;
+    json_object_foreach(st, sk, sv)
+        cr_assert(json_is_integer(sv), "stats.%s is not an integer", sk);
+    cr_assert(json_is_number(json_object_get(c, "maker_fee")), "fees from the exchange");
+    json_decref(c);
+
+    /* The book reaches the snapshots. */
+    double bid = 0;
+    t0 = now_s();
+    while (bid <= 0 && now_s() - t0 < 10) {
+        json_t *b = clb_engine_snapshot(g_e, "book:bn:BTC-USDT");
+        json_t *l0 = json_array_get(json_object_get(b, "bids"), 0);
+        if (l0)
+            bid = strtod(json_string_value(json_array_get(l0, 0)), NULL);
+        json_decref(b);
+        if (bid <= 0)
+            sleep_ms(100);
+    }
+    cr_assert(bid > 0, "no bids in book:bn:BTC-USDT");
+    /* the paper connector beside it keeps being fed while the worker waits
+     * in the network loop */
+    json_t *pb = snap("book:pp:ETH-USDT");
+    json_int_t u0 = json_integer_value(json_object_get(pb, "update_id"));
+    json_decref(pb);
+    json_int_t u1 = u0;
+    t0 = now_s();
+    while (u1 == u0 && now_s() - t0 < 5) {
+        sleep_ms(50);
+        pb = snap("book:pp:ETH-USDT");
+        u1 = json_integer_value(json_object_get(pb, "update_id"));
+        json_decref(pb);
+    }
+    cr_assert(u1 > u0, "the paper book stopped moving");
+    /* the account's balances, republished every tick */
+    double usdt = 0;
+    t0 = now_s();
+    while (usdt == 0 && now_s() - t0 < 5) {
+        json_t *bal = snap("balances");
+        size_t bi;
+        json_t *bx;
+        json_array_foreach(bal, bi, bx) {
+            if (strcmp(json_string_value(json_object_get(bx, "connector")), "bn") == 0 &&
+                strcmp(json_string_value(json_object_get(bx, "asset")), "USDT") == 0)
+                usdt = strtod(json_string_value(json_object_get(bx, "total")), NULL);
+        }
+        json_decref(bal);
+        if (usdt == 0)
+            sleep_ms(50);
+    }
+    cr_assert_float_eq(usdt, 1000000.0, 1e-6, "the simulator's USDT balance, not %f", usdt);
+    cr_assert_eq(metric_sum("gauges", "colibri_connector_ready", "connector", "bn"), 1.0);
+
+    /* A manual limit buy well below the market: created, then cancelled. */
+    uint64_t cursor = clb_engine_feed_head(g_e);
+    char p[256];
+    snprintf(p, sizeof(p), "{\"connector\": \"bn\", \"market\": \"BTC-USDT\", \"side\": "
+             "\"buy\", \"type\": \"limit\", \"price\": \"%.2f\", \"amount\": \"0.001\"}",
+             bid * 0.95);
+    json_t *r = call_ok("order.create", p);
+    char cid[64];
+    snprintf(cid, sizeof(cid), "%s", json_string_value(json_object_get(r, "client_order_id")));
+    json_decref(r);
+    cr_assert(strncmp(cid, "e5t-", 4) == 0, "client order id %s lacks the prefix", cid);
+    cr_assert(wait_order_state(cid, "open", 10), "order %s never open", cid);
+    char state[32], xid[64];
+    order_state(cid, state, sizeof(state), xid, sizeof(xid));
+    cr_assert(xid[0] != '\0', "no exchange order id");
+    snprintf(p, sizeof(p), "{\"connector\": \"bn\", \"client_order_id\": \"%s\"}", cid);
+    json_decref(call_ok("order.cancel", p));
+    cr_assert(wait_order_state(cid, "canceled", 10), "order %s never cancelled", cid);
+    bool seen_created = false, seen_cancelled = false;
+    json_t *evs[256];
+    bool gap;
+    size_t n;
+    while ((n = clb_engine_feed_read(g_e, &cursor, evs, 256, &gap)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            json_t *d = json_object_get(evs[i], "data");
+            if (strcmp(json_string_value(json_object_get(evs[i], "topic")), "orders") == 0 &&
+                strcmp(json_string_value(json_object_get(d, "client_order_id")), cid) == 0) {
+                const char *k = json_string_value(json_object_get(d, "event"));
+                seen_created = seen_created || strcmp(k, "created") == 0;
+                seen_cancelled = seen_cancelled || strcmp(k, "cancelled") == 0;
+            }
+            json_decref(evs[i]);
+        }
+    }
+    cr_assert(seen_created && seen_cancelled, "order events: created %d cancelled %d",
+              seen_created, seen_cancelled);
+    /* the metrics snapshot follows the orders one within a publication */
+    t0 = now_s();
+    while (metric_sum("counters", "colibri_orders_cancelled_total", "connector", "bn") < 1 &&
+           now_s() - t0 < 5)
+        sleep_ms(20);
+    cr_assert(metric_sum("counters", "colibri_orders_cancelled_total", "connector", "bn") >= 1);
+    cr_assert(metric_sum("counters", "colibri_exchange_requests_total", "connector", "bn") > 0);
+    json_t *m = snap("metrics");
+    bool hist = false;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(m, "histograms"), i, x)
+        hist = hist || strcmp(json_string_value(json_object_get(x, "name")),
+                              "colibri_tick_to_order_seconds") == 0;
+    cr_assert(hist, "no tick-to-order histogram");
+    /* ... rendered for Prometheus with nothing skipped */
+    char *text = NULL;
+    size_t len = 0, skipped = 0;
+    cr_assert_eq(clb_metrics_render(&m, 1, &text, &len, &skipped), CLB_OK);
+    json_decref(m);
+    cr_assert_eq(skipped, 0);
+    cr_assert(strstr(text, "colibri_tick_to_order_seconds_bucket{connector=\"bn\",le=\"+Inf\"}"),
+              "%.2000s", text);
+    cr_assert(strstr(text, "colibri_stream_up{connector=\"bn\",stream=\"user\"} 1"));
+    cr_assert(strstr(text, "colibri_book_resyncs_total{connector=\"bn\"}"));
+    free(text);
+
+    /* A market maker on the exchange quotes; shutdown cancels its orders. */
+    json_t *sr = call_ok("strategy.create",
+                         "{\"type\": \"pure_market_making\", \"connector\": \"bn\", "
+                         "\"market\": \"BTC-USDT\", \"start\": true, \"params\": "
+                         "{\"bid_spread\": 0.01, \"ask_spread\": 0.01, \"order_amount\": 0.001, "
+                         "\"order_refresh_time\": 5}}");
+    json_int_t id = json_integer_value(json_object_get(sr, "id"));
+    json_decref(sr);
+    int live = 0, all = 0;
+    t0 = now_s();
+    while (live < 2 && now_s() - t0 < 10) {
+        sleep_ms(100);
+        count_orders(id, &live, &all);
+    }
+    cr_assert(live >= 2, "the strategy has %d live orders on the exchange", live);
+    clb_engine_shutdown(g_e, 5000);
+    count_orders(id, &live, &all);
+    cr_assert_eq(live, 0, "strategy orders left live after shutdown");
+    stop_engine();
+    clb_simex_stop(sx);
+    pthread_join(th, NULL);
+    clb_simex_destroy(sx);
+}
+#endif
