@@ -38,6 +38,7 @@
 #include <openssl/rand.h>
 
 #include "error.h"
+#include "hex.h"
 
 #define TOUCH_PERSIST_S 60
 #define TOKENS_FILE "tokens.json"
@@ -89,33 +90,11 @@ bool clb_token_name_valid(const char *name)
     return true;
 }
 
-static const char hexdig[] = "0123456789abcdef";
-
-static void to_hex(const unsigned char *b, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hexdig[b[i] >> 4];
-        out[2 * i + 1] = hexdig[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
+/* 64 lowercase hex digits (a stored SHA-256 hash). */
 static bool is_hash_hex(const char *s)
 {
-    size_t n = 0;
-    for (; s[n]; n++)
-        if (hexval(s[n]) < 0)
-            return false;
-    return n == 64;
+    uint8_t scratch[32];
+    return clb_hex_decode_lower(s, scratch, sizeof(scratch)) == CLB_OK;
 }
 
 static int sha256_hex(const unsigned char *b, size_t n, char hex_out[CLB_TOKEN_HASH_HEX])
@@ -127,7 +106,7 @@ static int sha256_hex(const unsigned char *b, size_t n, char hex_out[CLB_TOKEN_H
         hex_out[64] = '\0';
         return CLB_EIO;
     }
-    to_hex(md, 32, hex_out);
+    clb_hex_encode_bare(md, 32, hex_out, CLB_TOKEN_HASH_HEX);
     return CLB_OK;
 }
 
@@ -137,13 +116,8 @@ int clb_token_hash(const char *token, char hex_out[CLB_TOKEN_HASH_HEX])
     size_t plen = strlen(CLB_TOKEN_PREFIX);
     bool ok = token && strlen(token) == CLB_TOKEN_TEXT_LEN &&
               strncmp(token, CLB_TOKEN_PREFIX, plen) == 0;
-    for (size_t i = 0; ok && i < 32; i++) {
-        int hi = hexval(token[plen + 2 * i]), lo = hexval(token[plen + 2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            ok = false;
-        else
-            raw[i] = (unsigned char)(hi << 4 | lo);
-    }
+    if (ok && clb_hex_decode_lower(token + plen, raw, sizeof(raw)) != CLB_OK)
+        ok = false;
     if (!ok) {
         sha256_hex(raw, 0, hex_out);
         return CLB_EINVAL;
@@ -160,7 +134,8 @@ static int token_new(char text[CLB_TOKEN_TEXT_LEN + 1], char hash[CLB_TOKEN_HASH
     if (RAND_bytes(raw, sizeof(raw)) != 1)
         return CLB_EIO;
     memcpy(text, CLB_TOKEN_PREFIX, strlen(CLB_TOKEN_PREFIX));
-    to_hex(raw, sizeof(raw), text + strlen(CLB_TOKEN_PREFIX));
+    clb_hex_encode_bare(raw, sizeof(raw), text + strlen(CLB_TOKEN_PREFIX),
+                        CLB_TOKEN_TEXT_LEN + 1 - strlen(CLB_TOKEN_PREFIX));
     int rc = sha256_hex(raw, sizeof(raw), hash);
     OPENSSL_cleanse(raw, sizeof(raw));
     return rc;

@@ -33,6 +33,9 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "error.h"
+#include "hex.h"
+
 #define FILE_VERSION 1
 #define SALT_LEN 16
 #define KEY_LEN 32
@@ -93,25 +96,6 @@ int clb_secrets_path(const char *data_dir, char *out, size_t cap)
     return n < 0 || (size_t)n >= cap ? CLB_EINVAL : CLB_OK;
 }
 
-static void hex_put(const uint8_t *b, size_t n, char *out)
-{
-    static const char dig[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = dig[b[i] >> 4];
-        out[2 * i + 1] = dig[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Decodes lowercase hex s (may be NULL: fails) of exactly `want` bytes, or
  * of any length up to `want` when exact is false; *n receives the length. */
 static bool hex_get(const char *s, uint8_t *out, size_t want, bool exact, size_t *n)
@@ -121,12 +105,8 @@ static bool hex_get(const char *s, uint8_t *out, size_t want, bool exact, size_t
     size_t len = strlen(s);
     if (len % 2 || len / 2 > want || (exact && len / 2 != want))
         return false;
-    for (size_t i = 0; i < len / 2; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
+    if (clb_hex_decode_lower(s, out, len / 2) != CLB_OK)
+        return false;
     if (n)
         *n = len / 2;
     return true;
@@ -137,7 +117,7 @@ static json_t *hex_json(const uint8_t *b, size_t n)
     char *s = malloc(2 * n + 1);
     if (!s)
         return NULL;
-    hex_put(b, n, s);
+    clb_hex_encode_bare(b, n, s, 2 * n + 1);
     json_t *j = json_string(s);
     free(s);
     return j;

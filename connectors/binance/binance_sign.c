@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "error.h"
+#include "hex.h"
 
 /* ------------------------------------------------------------------------ */
 /* Writer: counts when p is NULL                                             */
@@ -187,7 +188,6 @@ static void hmac_update_str(struct hmac *h, const char *s)
 /* Finishes into 64 hex digits + NUL. */
 static int hmac_final_hex(struct hmac *h, char out[CLB_BN_SIG_HEX_LEN + 1])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char inner[SHA256_LEN], mac[SHA256_LEN];
     unsigned int n = 0;
     EVP_MD_CTX *w = h->s->work_;
@@ -197,12 +197,7 @@ static int hmac_final_hex(struct hmac *h, char out[CLB_BN_SIG_HEX_LEN + 1])
               EVP_DigestFinal_ex(w, mac, &n) == 1 && n == SHA256_LEN;
     if (!ok)
         return CLB_EIO;
-    for (int i = 0; i < SHA256_LEN; i++) {
-        out[2 * i] = hex[mac[i] >> 4];
-        out[2 * i + 1] = hex[mac[i] & 15];
-    }
-    out[CLB_BN_SIG_HEX_LEN] = '\0';
-    return CLB_OK;
+    return clb_hex_encode_bare(mac, SHA256_LEN, out, CLB_BN_SIG_HEX_LEN + 1);
 }
 
 /* ------------------------------------------------------------------------ */

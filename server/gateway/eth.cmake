@@ -1,4 +1,4 @@
-# Ethereum primitives (E6): Keccak-256, RLP, ABI, 256-bit values, secp256k1
+# Ethereum primitives: Keccak-256, RLP, ABI, 256-bit values, secp256k1
 # signing and EIP-155 / EIP-1559 transactions. Paths relative to server/.
 pkg_check_modules(SECP256K1 REQUIRED IMPORTED_TARGET libsecp256k1)
 add_library(colibri_eth STATIC
@@ -7,7 +7,6 @@ add_library(colibri_eth STATIC
     gateway/rlp.c
     gateway/abi.c
     gateway/eth_tx.c
-    gateway/eth.c
 )
 target_include_directories(colibri_eth PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/gateway)
 target_link_libraries(colibri_eth PUBLIC colibri_core PRIVATE colibri_options

@@ -10,7 +10,6 @@
  * clock, exactly as the worker would.
  */
 #include <criterion/criterion.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
@@ -18,16 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "amm.h"
 #include "amm_arb.h"
@@ -45,13 +38,15 @@
 #include "strategy.h"
 #include "wallet.h"
 
+#include "../gateway/chain_fixture.h"
+#include "../server/tls_cert.h"
+
 /* anvil's dev account #1 (public test key, holds test ETH only). */
 #define TRADER_KEY "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 #define TRADER "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
-static char g_dir[256], g_cert[300], g_key[300], g_url[64], g_token[128], g_base[64];
-static pid_t g_anvil;
-static json_t *g_addrs;
+static char g_dir[256], g_cert[300], g_key[300], g_token[128], g_base[64];
+static struct chain_fixture g_chain; /* anvil and the deployed addresses */
 static struct clb_gateway *g_gw;
 static struct clb_http *g_http;
 static struct clb_rpc *g_rpc;
@@ -60,138 +55,15 @@ static struct clb_event_bus g_bus;
 static struct clb_clock g_clock;
 static struct clb_amm *g_amm;
 
-/* ---- process and file helpers ---- */
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static double now_s(void)
-{
-    return (double)clb_netloop_mono_ns() / 1e9;
-}
-
-static void slurp(const char *file, char *dst, size_t cap)
-{
-    dst[0] = '\0';
-    FILE *f = fopen(file, "rb");
-    if (!f)
-        return;
-    size_t n = fread(dst, 1, cap - 1, f);
-    dst[n] = '\0';
-    fclose(f);
-}
-
-static void kill_anvil(void)
-{
-    if (g_anvil > 0) {
-        kill(g_anvil, SIGTERM);
-        waitpid(g_anvil, NULL, 0);
-        g_anvil = 0;
-    }
-}
-
-static void start_anvil(void)
-{
-    char bin[512], out[300];
-    snprintf(bin, sizeof(bin), "%s/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil",
-             COLIBRI_SOURCE_DIR);
-    if (access(bin, X_OK) != 0)
-        snprintf(bin, sizeof(bin), "%s/node_modules/.bin/anvil", COLIBRI_SOURCE_DIR);
-    cr_assert(access(bin, X_OK) == 0, "anvil is missing: run `npm ci` in %s",
-              COLIBRI_SOURCE_DIR);
-    snprintf(out, sizeof(out), "%s/anvil.out", g_dir);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(o, 1);
-        dup2(o, 2);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        execl(bin, bin, "--port", "0", "--host", "127.0.0.1", (char *)NULL);
-        _exit(127);
-    }
-    g_anvil = pid;
-    char buf[16384];
-    int port = 0;
-    double t0 = now_s();
-    while (now_s() - t0 < 20 && port <= 0) {
-        slurp(out, buf, sizeof(buf));
-        char *p = strstr(buf, "Listening on 127.0.0.1:");
-        if (p && strchr(p, '\n'))
-            port = atoi(p + strlen("Listening on 127.0.0.1:"));
-        else
-            sleep_ms(10);
-    }
-    if (port <= 0)
-        kill_anvil();
-    cr_assert_gt(port, 0, "anvil did not start: %s", buf);
-    snprintf(g_url, sizeof(g_url), "http://127.0.0.1:%d", port);
-}
-
-static void deploy(void)
-{
-    char cmd[1024], out[300];
-    snprintf(out, sizeof(out), "%s/deploy.json", g_dir);
-    snprintf(cmd, sizeof(cmd), "node %s/tests/gateway/deploy_uniswap.mjs %s > %s",
-             COLIBRI_SOURCE_DIR, g_url, out);
-    int st = system(cmd);
-    if (st != 0)
-        kill_anvil();
-    cr_assert_eq(st, 0, "deploy_uniswap.mjs failed");
-    json_error_t je;
-    g_addrs = json_load_file(out, 0, &je);
-    cr_assert_not_null(g_addrs, "deploy output: %s", je.text);
-}
-
 static const char *A(const char *k)
 {
-    const char *s = json_string_value(json_object_get(g_addrs, k));
-    cr_assert_not_null(s, "no %s in the deploy output", k);
-    return s;
+    return chain_addr(&g_chain, k);
 }
 
 /* A self-signed P-256 certificate for 127.0.0.1 (the netloop's CA file). */
 static void make_cert(void)
 {
-    EVP_PKEY *pkey = EVP_EC_gen("P-256");
-    cr_assert_not_null(pkey);
-    X509 *x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)time(NULL));
-    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-    X509_set_pubkey(x, pkey);
-    X509_NAME *nm = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1,
-                               0);
-    X509_set_issuer_name(x, nm);
-    X509V3_CTX ctx;
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-    const char *exts[][2] = { { "subjectAltName", "DNS:localhost,IP:127.0.0.1" },
-                              { "basicConstraints", "critical,CA:TRUE" },
-                              { "keyUsage", "digitalSignature,keyCertSign" } };
-    for (size_t i = 0; i < 3; i++) {
-        X509_EXTENSION *ext = X509V3_EXT_nconf(NULL, &ctx, exts[i][0], exts[i][1]);
-        cr_assert_not_null(ext);
-        X509_add_ext(x, ext, -1);
-        X509_EXTENSION_free(ext);
-    }
-    cr_assert_gt(X509_sign(x, pkey, EVP_sha256()), 0);
-    snprintf(g_cert, sizeof(g_cert), "%s/cert.pem", g_dir);
-    snprintf(g_key, sizeof(g_key), "%s/key.pem", g_dir);
-    FILE *f = fopen(g_cert, "w");
-    PEM_write_X509(f, x);
-    fclose(f);
-    f = fopen(g_key, "w");
-    PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL);
-    fclose(f);
-    chmod(g_key, 0600);
-    X509_free(x);
-    EVP_PKEY_free(pkey);
+    make_self_signed_cert(g_dir, g_cert, sizeof(g_cert), g_key, sizeof(g_key));
 }
 
 static void make_token(void)
@@ -229,11 +101,11 @@ static void setup(void)
     snprintf(g_dir, sizeof(g_dir), "/tmp/clb_amm_XXXXXX");
     cr_assert_not_null(mkdtemp(g_dir));
     setenv("COLIBRI_SECRETS_PASSPHRASE", "amm test passphrase", 1);
-    start_anvil();
-    deploy();
+    chain_start(&g_chain, g_dir, NULL);
+    chain_deploy(&g_chain, g_dir);
     json_t *cfg = json_pack("{s:{s:{s:s, s:s, s:i, s:{s:{s:s, s:i}, s:{s:s, s:i}}, "
                             "s:{s:s, s:s}}}}",
-                            "networks", "anvil", "chain", "ethereum", "rpc_url", g_url,
+                            "networks", "anvil", "chain", "ethereum", "rpc_url", g_chain.url,
                             "chain_id", 31337, "tokens", "TKA", "address", A("base"),
                             "decimals", 18, "TKB", "address", A("quote"), "decimals", 18,
                             "uniswap_v2", "router", A("router"), "factory", A("factory"));
@@ -251,7 +123,7 @@ static void setup(void)
                                   .key_pem_path = g_key, .data_dir = g_dir, .gateway = g_gw };
     cr_assert_eq(clb_http_start(&hc, &g_http, err, sizeof(err)), CLB_OK, "%s", err);
     snprintf(g_base, sizeof(g_base), "https://127.0.0.1:%d", clb_http_port(g_http));
-    cr_assert_eq(clb_rpc_create(g_url, 5000, &g_rpc), CLB_OK);
+    cr_assert_eq(clb_rpc_create(g_chain.url, 5000, &g_rpc), CLB_OK);
     struct clb_netloop_config lc;
     clb_netloop_config_default(&lc);
     lc.ca_file = g_cert;
@@ -276,9 +148,7 @@ static void teardown(void)
     g_gw = NULL;
     clb_rpc_destroy(g_rpc);
     g_rpc = NULL;
-    json_decref(g_addrs);
-    g_addrs = NULL;
-    kill_anvil();
+    chain_stop(&g_chain);
     char cmd[512];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
     cr_assert_eq(system(cmd), 0);

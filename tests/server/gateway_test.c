@@ -27,6 +27,7 @@
 #include "eth.h"
 #include "gateway.h"
 #include "harness.h"
+#include "../gateway/chain_fixture.h"
 #include "rpc.h"
 #include "wallet.h"
 
@@ -35,10 +36,7 @@
 #define TRADER "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 static char g_dir[256];
-static pid_t g_anvil;
-static int g_port;
-static char g_url[64];
-static json_t *g_addrs; /* deploy_uniswap.mjs output */
+static struct chain_fixture g_chain; /* anvil and the deployed addresses */
 static struct clb_gateway *g_gw;
 static struct clb_rpc *g_rpc;
 static const char *g_hardfork; /* NULL: anvil's default (EIP-1559 fees) */
@@ -52,75 +50,12 @@ static void kill_children(void)
         waitpid(g_serve, NULL, 0);
         g_serve = 0;
     }
-    if (g_anvil > 0) {
-        kill(g_anvil, SIGTERM);
-        waitpid(g_anvil, NULL, 0);
-        g_anvil = 0;
-    }
-}
-
-static void start_anvil(void)
-{
-    char bin[512], out[300];
-    snprintf(bin, sizeof(bin), "%s/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil",
-             COLIBRI_SOURCE_DIR);
-    if (access(bin, X_OK) != 0)
-        snprintf(bin, sizeof(bin), "%s/node_modules/.bin/anvil", COLIBRI_SOURCE_DIR);
-    cr_assert(access(bin, X_OK) == 0, "anvil is missing: run `npm ci` in %s",
-              COLIBRI_SOURCE_DIR);
-    snprintf(out, sizeof(out), "%s/anvil.out", g_dir);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(o, 1);
-        dup2(o, 2);
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives a killed test */
-        if (g_hardfork)
-            execl(bin, bin, "--port", "0", "--host", "127.0.0.1", "--hardfork", g_hardfork,
-                  (char *)NULL);
-        else
-            execl(bin, bin, "--port", "0", "--host", "127.0.0.1", (char *)NULL);
-        _exit(127);
-    }
-    g_anvil = pid;
-    char buf[16384];
-    double t0 = now_s();
-    while (now_s() - t0 < 20) {
-        slurp(out, buf, sizeof(buf));
-        char *p = strstr(buf, "Listening on 127.0.0.1:");
-        if (p && strchr(p, '\n')) {
-            g_port = atoi(p + strlen("Listening on 127.0.0.1:"));
-            break;
-        }
-        sleep_ms(10);
-    }
-    if (g_port <= 0)
-        kill_children();
-    cr_assert(g_port > 0, "anvil did not start: %s", buf);
-    snprintf(g_url, sizeof(g_url), "http://127.0.0.1:%d", g_port);
-}
-
-static void deploy(void)
-{
-    char cmd[1024], out[300];
-    snprintf(out, sizeof(out), "%s/deploy.json", g_dir);
-    snprintf(cmd, sizeof(cmd), "node %s/tests/gateway/deploy_uniswap.mjs %s > %s",
-             COLIBRI_SOURCE_DIR, g_url, out);
-    int st = system(cmd);
-    if (st != 0)
-        kill_children();
-    cr_assert_eq(st, 0, "deploy_uniswap.mjs failed");
-    json_error_t je;
-    g_addrs = json_load_file(out, 0, &je);
-    cr_assert_not_null(g_addrs, "deploy output: %s", je.text);
+    chain_kill(&g_chain);
 }
 
 static const char *A(const char *k)
 {
-    const char *s = json_string_value(json_object_get(g_addrs, k));
-    cr_assert_not_null(s, "no %s in the deploy output", k);
-    return s;
+    return chain_addr(&g_chain, k);
 }
 
 /* The gateway configuration of the deployed contracts ("anvil" network);
@@ -129,7 +64,7 @@ static json_t *config(const char *extra)
 {
     json_t *cfg = json_pack("{s:{s:{s:s, s:s, s:i, s:{s:{s:s, s:i}, s:{s:s, s:i}, s:{s:s, s:i}}, "
                             "s:{s:s, s:s}}}}",
-                            "networks", "anvil", "chain", "ethereum", "rpc_url", g_url,
+                            "networks", "anvil", "chain", "ethereum", "rpc_url", g_chain.url,
                             "chain_id", 31337, "tokens", "TKA", "address", A("base"),
                             "decimals", 18, "TKB", "address", A("quote"), "decimals", 18, "WETH",
                             "address", A("weth"), "decimals", 18, "uniswap_v2", "router",
@@ -149,13 +84,13 @@ static void setup(void)
     snprintf(g_dir, sizeof(g_dir), "/tmp/clb_gateway_XXXXXX");
     cr_assert_not_null(mkdtemp(g_dir));
     setenv("COLIBRI_SECRETS_PASSPHRASE", "gateway test passphrase", 1);
-    start_anvil();
-    deploy();
+    chain_start(&g_chain, g_dir, g_hardfork);
+    chain_deploy(&g_chain, g_dir);
     json_t *cfg = config(NULL);
     char err[300] = "";
     cr_assert_eq(clb_gateway_create(cfg, g_dir, &g_gw, err, sizeof(err)), CLB_OK, "%s", err);
     json_decref(cfg);
-    cr_assert_eq(clb_rpc_create(g_url, 5000, &g_rpc), CLB_OK);
+    cr_assert_eq(clb_rpc_create(g_chain.url, 5000, &g_rpc), CLB_OK);
 }
 
 static void teardown(void)
@@ -164,10 +99,8 @@ static void teardown(void)
     g_gw = NULL;
     clb_rpc_destroy(g_rpc);
     g_rpc = NULL;
-    json_decref(g_addrs);
-    g_addrs = NULL;
     kill_children();
-    g_port = 0;
+    chain_stop(&g_chain);
     char cmd[512];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
     cr_assert_eq(system(cmd), 0);
@@ -728,7 +661,7 @@ Test(gateway, node_down_wrong_chain_and_timeouts)
              "\"http://127.0.0.1:1\", \"chain_id\": 31337}, \"wrong\": {\"chain\": "
              "\"ethereum\", \"rpc_url\": \"%s\", \"chain_id\": 1}, \"silent\": {\"chain\": "
              "\"ethereum\", \"rpc_url\": \"http://127.0.0.1:%d\", \"chain_id\": 1, "
-             "\"rpc_timeout_ms\": 300}}}", g_url, silent_port);
+             "\"rpc_timeout_ms\": 300}}}", g_chain.url, silent_port);
     json_t *cfg = json_loads(cfgtxt, 0, NULL);
     struct clb_gateway *gw = NULL;
     char err[300];

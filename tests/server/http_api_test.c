@@ -19,16 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
-
 #include "auth.h"
 #include "engine.h"
 #include "error.h"
 #include "http_api.h"
 #include "log.h"
+#include "tls_cert.h"
 
 /* ---- fixture ---- */
 
@@ -65,42 +61,7 @@ static char *slurp_alloc(const char *file)
 /* A self-signed P-256 certificate for localhost / 127.0.0.1. */
 static void make_cert(void)
 {
-    EVP_PKEY *pkey = EVP_EC_gen("P-256");
-    cr_assert_not_null(pkey);
-    X509 *x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)time(NULL));
-    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-    X509_set_pubkey(x, pkey);
-    X509_NAME *nm = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1,
-                               0);
-    X509_set_issuer_name(x, nm);
-    X509V3_CTX ctx;
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-    const char *exts[][2] = { { "subjectAltName", "DNS:localhost,IP:127.0.0.1" },
-                              { "basicConstraints", "critical,CA:TRUE" },
-                              { "keyUsage", "digitalSignature,keyCertSign" } };
-    for (size_t i = 0; i < 3; i++) {
-        X509_EXTENSION *ext = X509V3_EXT_nconf(NULL, &ctx, exts[i][0], exts[i][1]);
-        cr_assert_not_null(ext);
-        X509_add_ext(x, ext, -1);
-        X509_EXTENSION_free(ext);
-    }
-    cr_assert_gt(X509_sign(x, pkey, EVP_sha256()), 0);
-    snprintf(g_cert, sizeof(g_cert), "%s/cert.pem", g_dir);
-    snprintf(g_key, sizeof(g_key), "%s/key.pem", g_dir);
-    FILE *f = fopen(g_cert, "w");
-    PEM_write_X509(f, x);
-    fclose(f);
-    f = fopen(g_key, "w");
-    PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL);
-    fclose(f);
-    chmod(g_key, 0600);
-    X509_free(x);
-    EVP_PKEY_free(pkey);
+    make_self_signed_cert(g_dir, g_cert, sizeof(g_cert), g_key, sizeof(g_key));
     g_ca = slurp_alloc(g_cert);
 }
 
