@@ -1,2 +1,2 @@
-# Encrypted secrets (E6): server/secrets.c and `colibri secret` (cli_secret.c).
+# Encrypted secrets: server/secrets.c and `colibri secret` (cli_secret.c).
 target_sources(colibri_server PRIVATE secrets.c cli_secret.c)

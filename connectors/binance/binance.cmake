@@ -1,4 +1,4 @@
-# The Binance spot connector (E4): core's connector interface over the
+# The Binance spot connector: core's connector interface over the
 # transport (colibri_net), the protocol rules (colibri_binance_proto) and
 # the market-data parser and book sync (colibri_binance_md).
 find_package(OpenSSL REQUIRED)

@@ -1,4 +1,4 @@
-# Binance protocol logic (E2): signing, throttler, server-time sync and the
+# Binance protocol logic: signing, throttler, server-time sync and the
 # REST / user-data message parsers. Pure code: no sockets, threads or clocks.
 find_package(OpenSSL REQUIRED)
 add_library(colibri_binance_proto STATIC

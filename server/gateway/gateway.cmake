@@ -1,4 +1,4 @@
-# DEX gateway (E7): JSON-RPC client, networks, Uniswap V2 routes, wallets,
+# DEX gateway: JSON-RPC client, networks, Uniswap V2 routes, wallets,
 # `colibri wallet`. Paths relative to server/. The HTTPS API
 # (colibri_server) dispatches /gateway/... to it, and wallet.c keeps keys in
 # the secrets file (secrets.c, part of colibri_server): the two static

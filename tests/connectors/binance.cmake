@@ -1,4 +1,4 @@
-# The Binance connector against colibri-simex in-process (E4): unit/fault
+# The Binance connector against colibri-simex in-process: unit/fault
 # tests, and the short soak (pure market making with faults on; the long one
 # is scripts/binance-soak.sh).
 colibri_test(connectors_binance_test SOURCES connectors/binance_test.c tools/simex_util.c

@@ -1,4 +1,4 @@
-# DEX gateway (E7): routes against a real chain (anvil from npm, contracts
+# DEX gateway: routes against a real chain (anvil from npm, contracts
 # from @uniswap/v2-core and v2-periphery; `npm ci` installs them).
 find_package(CURL REQUIRED)
 colibri_test(server_gateway_test SOURCES server/gateway_test.c
