@@ -39,7 +39,7 @@
 #include "wallet.h"
 
 #include "../gateway/chain_fixture.h"
-#include "../server/tls_cert.h"
+#include "../server/test_cert.h"
 
 /* anvil's dev account #1 (public test key, holds test ETH only). */
 #define TRADER_KEY "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"

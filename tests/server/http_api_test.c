@@ -24,7 +24,7 @@
 #include "error.h"
 #include "http_api.h"
 #include "log.h"
-#include "tls_cert.h"
+#include "test_cert.h"
 
 /* ---- fixture ---- */
 

@@ -1,5 +1,5 @@
 /*
- * tls_cert.h — a self-signed certificate for the tests that run the HTTPS
+ * test_cert.h — a self-signed certificate for the tests that run the HTTPS
  * API on 127.0.0.1 (http_api, the amm connector): one P-256 key and an
  * X.509 v3 CA certificate for localhost / 127.0.0.1, valid from an hour ago
  * for a day, written as PEM files the server serves and the client trusts.
