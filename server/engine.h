@@ -199,7 +199,9 @@
  *    "rest_url", "stream_url", "ws_api_url" (required; https:// and wss://
  *    anywhere, http:// and ws:// to loopback hosts only), "client_id_prefix"?
  *    (1-8 of A-Z a-z 0-9 - _ .), "ca_file"? (PEM; one for every exchange
- *    connector; default the system CAs)}
+ *    connector; default the system CAs), "orders_over_rest"? (true: orders
+ *    and cancels always over REST; default false: over the WebSocket API
+ *    while it is open, REST as the fallback)}
  *   {"name", "type": "amm", "gateway_url" (a colibri gateway, https://, or
  *    http:// to loopback), "network" (gateway network name), "address"
  *    ("0x" + 40 hex: the wallet), "markets": ["WETH-USDC", ...] (the

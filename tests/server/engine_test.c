@@ -299,6 +299,11 @@ Test(engine, pmm_places_fills_and_stop_cancels)
         count_orders(id, &live, &all);
     } while (live > 0 && now_s() - t0 < 3);
     cr_assert_eq(live, 0, "strategy orders still live after stop");
+    /* the metrics snapshot is republished on the next tick */
+    t0 = now_s();
+    while (metric_sum("counters", "colibri_orders_cancelled_total", "market", "BTC-USDT") < 1 &&
+           now_s() - t0 < 3)
+        sleep_ms(50);
     cr_assert(metric_sum("counters", "colibri_orders_cancelled_total", "market", "BTC-USDT") >= 1);
     cr_assert_eq(metric_sum("gauges", "colibri_strategy_running", "strategy", "mm"), 0.0);
     stop_engine();
@@ -848,6 +853,7 @@ Test(engine, binance_config_errors_name_the_key)
         { "{\"client_id_prefix\": \"a b\"}", "connectors[0].client_id_prefix: " },
         { "{\"ca_file\": \"/nonexistent/ca.pem\"}", "connectors[0].ca_file: cannot read" },
         { "{\"ca_file\": 1}", "connectors[0].ca_file: " },
+        { "{\"orders_over_rest\": \"yes\"}", "connectors[0].orders_over_rest: must be true" },
         { "{\"name\": \"b n\"}", "connectors[0].name: " },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -869,7 +875,8 @@ Test(engine, binance_config_errors_name_the_key)
     cfg.connectors = bn_config("{\"rest_url\": \"http://127.0.0.1:9443\", \"stream_url\": "
                                "\"ws://localhost:9443\", \"ws_api_url\": "
                                "\"ws://[::1]:9443/ws-api/v3\", \"client_id_prefix\": \"mm1.\", "
-                               "\"ca_file\": \"/dev/null\", \"markets\": [\"BTC-USDT\", "
+                               "\"orders_over_rest\": true, \"ca_file\": \"/dev/null\", "
+                               "\"markets\": [\"BTC-USDT\", "
                                "\"ETH-USDT\"]}");
     char err[512] = "";
     cr_expect_eq(clb_engine_check_config(&cfg, err, sizeof(err)), CLB_OK, "%s", err);
