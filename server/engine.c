@@ -3842,19 +3842,17 @@ static int setup_paper(struct eng_conn *ec, const struct engine_spec *sp,
 
 /* ---- exchange connectors ---- */
 
-/* NAME.api_key / NAME.api_secret from the encrypted secrets file
- * DATA_DIR/secrets.json (server/secrets.h), opened with the passphrase in
- * $COLIBRI_SECRETS_PASSPHRASE (never a prompt: the engine must not block
- * on a terminal). CLB_ENOTFOUND when there is no such file or entry (why
- * then says what was looked at, or is ""), CLB_EINVAL for a file that
- * cannot be used (why says why). */
-static int secret_keys(struct clb_engine *e, const char *name, char *key, char *secret, char *why,
-                       size_t whylen)
+/* Opens the encrypted secrets file DATA_DIR/secrets.json (server/secrets.h)
+ * with the passphrase in $COLIBRI_SECRETS_PASSPHRASE (never a prompt: the
+ * engine must not block on a terminal); its path goes to path. CLB_ENOTFOUND
+ * when there is no such file or no passphrase (why then says what was not
+ * read, or is ""), CLB_EINVAL for a file that cannot be used (why says why). */
+static int secrets_open(struct clb_engine *e, struct clb_secrets **sec, char *path,
+                        size_t pathcap, char *why, size_t whylen)
 {
-    char path[4200];
     struct stat st;
     why[0] = '\0';
-    if (!e->cfg.data_dir || clb_secrets_path(e->cfg.data_dir, path, sizeof(path)) != CLB_OK ||
+    if (!e->cfg.data_dir || clb_secrets_path(e->cfg.data_dir, path, pathcap) != CLB_OK ||
         stat(path, &st) != 0)
         return CLB_ENOTFOUND;
     const char *pass = getenv(CLB_SECRETS_ENV);
@@ -3862,12 +3860,26 @@ static int secret_keys(struct clb_engine *e, const char *name, char *key, char *
         snprintf(why, whylen, "; %.200s was not read: %s is not set", path, CLB_SECRETS_ENV);
         return CLB_ENOTFOUND;
     }
-    struct clb_secrets *sec = NULL;
     char msg[200] = "";
-    int rc = clb_secrets_open(path, pass, &sec, msg, sizeof(msg));
+    int rc = clb_secrets_open(path, pass, sec, msg, sizeof(msg));
     if (rc != CLB_OK)
         return clb_errf(why, whylen, CLB_EINVAL, "%.200s: %s", path,
                         msg[0] ? msg : clb_strerror(rc));
+    return CLB_OK;
+}
+
+/* NAME.api_key / NAME.api_secret from the encrypted secrets file
+ * (secrets_open). CLB_ENOTFOUND when there is no such file or entry (why
+ * then says what was looked at, or is ""), CLB_EINVAL for a file or entry
+ * that cannot be used (why says why). */
+static int secret_keys(struct clb_engine *e, const char *name, char *key, char *secret, char *why,
+                       size_t whylen)
+{
+    char path[4200];
+    struct clb_secrets *sec = NULL;
+    int rc = secrets_open(e, &sec, path, sizeof(path), why, whylen);
+    if (rc != CLB_OK)
+        return rc;
     char kn[CLB_SECRET_NAME_MAX], sn[CLB_SECRET_NAME_MAX];
     snprintf(kn, sizeof(kn), "%s.api_key", name);
     snprintf(sn, sizeof(sn), "%s.api_secret", name);
@@ -3999,22 +4011,10 @@ static int secret_token(struct clb_engine *e, const char *name, char *token, cha
                         size_t whylen)
 {
     char path[4200];
-    struct stat st;
-    why[0] = '\0';
-    if (!e->cfg.data_dir || clb_secrets_path(e->cfg.data_dir, path, sizeof(path)) != CLB_OK ||
-        stat(path, &st) != 0)
-        return CLB_ENOTFOUND;
-    const char *pass = getenv(CLB_SECRETS_ENV);
-    if (!pass || !*pass) {
-        snprintf(why, whylen, "; %.200s was not read: %s is not set", path, CLB_SECRETS_ENV);
-        return CLB_ENOTFOUND;
-    }
     struct clb_secrets *sec = NULL;
-    char msg[200] = "";
-    int rc = clb_secrets_open(path, pass, &sec, msg, sizeof(msg));
+    int rc = secrets_open(e, &sec, path, sizeof(path), why, whylen);
     if (rc != CLB_OK)
-        return clb_errf(why, whylen, CLB_EINVAL, "%.200s: %s", path,
-                        msg[0] ? msg : clb_strerror(rc));
+        return rc;
     char tn[CLB_SECRET_NAME_MAX];
     snprintf(tn, sizeof(tn), "%s.gateway_token", name);
     if (!clb_secrets_has(sec, tn)) {
