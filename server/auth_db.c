@@ -76,6 +76,17 @@ static ssize_t cache_find(const struct db_store *ds, const char *name)
     return -1;
 }
 
+/* The api_tokens row of a record (seconds -> milliseconds, role by name). */
+static void row_of(const struct clb_token_record *r, struct clb_store_token *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->created_ms = r->created_s * 1000;
+    t->last_used_ms = r->last_used_s * 1000;
+    (void)clb_store_strlcpy(t->name, sizeof(t->name), r->name);
+    (void)clb_store_strlcpy(t->hash, sizeof(t->hash), r->hash);
+    (void)clb_store_strlcpy(t->role, sizeof(t->role), clb_role_name(r->role));
+}
+
 static int collect(void *ud, const struct clb_store_token *t)
 {
     struct db_store *ds = ud;
@@ -163,11 +174,8 @@ static void import_copy(struct db_store *ds)
     if (ds->copy.ops->list(ds->copy.ctx, have, CLB_AUTH_MAX_TOKENS, &n) != CLB_OK)
         return;
     for (size_t i = 0; i < n; i++) {
-        struct clb_store_token t = { .created_ms = have[i].created_s * 1000,
-                                     .last_used_ms = have[i].last_used_s * 1000 };
-        (void)clb_store_strlcpy(t.name, sizeof(t.name), have[i].name);
-        (void)clb_store_strlcpy(t.hash, sizeof(t.hash), have[i].hash);
-        (void)clb_store_strlcpy(t.role, sizeof(t.role), clb_role_name(have[i].role));
+        struct clb_store_token t;
+        row_of(&have[i], &t);
         (void)clb_store_token_add(ds->st, &t);
     }
 }
@@ -263,10 +271,8 @@ static int db_add(void *ctx, const struct clb_token_record *rec)
         return CLB_EEXIST;
     if (ds->n == CLB_AUTH_MAX_TOKENS)
         return CLB_EFULL;
-    struct clb_store_token t = { .created_ms = rec->created_s * 1000 };
-    (void)clb_store_strlcpy(t.name, sizeof(t.name), rec->name);
-    (void)clb_store_strlcpy(t.hash, sizeof(t.hash), rec->hash);
-    (void)clb_store_strlcpy(t.role, sizeof(t.role), clb_role_name(rec->role));
+    struct clb_store_token t;
+    row_of(rec, &t);
     rc = clb_store_token_add(ds->st, &t);
     if (rc == CLB_EEXIST || rc == CLB_EINVAL)
         return rc;
