@@ -796,6 +796,52 @@ int clb_tracker_on_fill(struct clb_order_tracker *t, const char *client_order_id
 
 /* ---- eviction, lookup, iteration ---------------------------------------- */
 
+/* ---- restore --------------------------------------------------------------- */
+
+/* The public inputs in sequence with the bus detached: every rule of the
+ * table applies as for live news, and nothing is published. */
+static int restore_steps(struct clb_order_tracker *t, const struct clb_order_restore *r,
+                         int64_t now_ns)
+{
+    const char *cid = r->params.client_order_id;
+    int rc;
+    if (r->exchange_order_id && r->exchange_order_id[0] &&
+        (rc = clb_tracker_on_created(t, cid, r->exchange_order_id, now_ns)) != CLB_OK)
+        return rc;
+    /* without an exchange id, whatever state was recorded: let the exchange
+     * say (a fill below confirms it) */
+    if ((!r->exchange_order_id || !r->exchange_order_id[0]) &&
+        (rc = clb_tracker_on_create_failed(t, cid, false, CLB_ETIMEDOUT, now_ns)) != CLB_OK)
+        return rc;
+    for (size_t i = 0; i < r->n_fills; i++)
+        if ((rc = clb_tracker_on_fill(t, cid, &r->fills[i], now_ns)) != CLB_OK)
+            return rc;
+    const struct clb_tracked_order *o = find(t, cid);
+    if (r->state == CLB_ORDER_PENDING_CANCEL && !clb_order_state_is_terminal(o->state) &&
+        (rc = clb_tracker_on_cancel_requested(t, cid, now_ns)) != CLB_OK)
+        return rc;
+    return CLB_OK;
+}
+
+int clb_tracker_restore(struct clb_order_tracker *t, const struct clb_order_restore *r,
+                        int64_t now_ns)
+{
+    if (!r || (r->n_fills && !r->fills) ||
+        (r->state != CLB_ORDER_PENDING_CREATE && r->state != CLB_ORDER_OPEN &&
+         r->state != CLB_ORDER_PARTIALLY_FILLED && r->state != CLB_ORDER_PENDING_CANCEL))
+        return CLB_EINVAL;
+    struct clb_event_bus *bus = t->bus;
+    t->bus = NULL;
+    int rc = clb_tracker_start_tracking(t, &r->params, now_ns);
+    if (rc == CLB_OK && (rc = restore_steps(t, r, now_ns)) != CLB_OK) {
+        struct clb_tracked_order *o = find(t, r->params.client_order_id);
+        if (o)
+            evict(t, o);
+    }
+    t->bus = bus;
+    return rc;
+}
+
 int clb_tracker_tick(struct clb_order_tracker *t, int64_t now_ns)
 {
     int n = 0;

@@ -331,6 +331,31 @@ struct clb_fill {
 int clb_tracker_on_fill(struct clb_order_tracker *t, const char *client_order_id,
                         const struct clb_fill *fill, int64_t now_ns);
 
+/* An order known from an earlier run (the store): what it was, how far it
+ * got, and the fills already recorded for it. */
+struct clb_order_restore {
+    struct clb_order_params params;
+    const char *exchange_order_id; /* NULL or "" if never learned */
+    enum clb_order_state state;    /* the last live state recorded: PENDING_CREATE, OPEN,
+                                    * PARTIALLY_FILLED or PENDING_CANCEL */
+    const struct clb_fill *fills;  /* recorded fills (trade ids are then duplicates) */
+    size_t n_fills;
+};
+
+/* Tracks r again WITHOUT publishing anything (what it says is already
+ * recorded): the order enters the tracker as it was, its fills counted and
+ * their trade ids known, so a later report of the same trade is
+ * CLB_EDUPLICATE and only news produces events. An order with an exchange
+ * id is confirmed; one without is unconfirmed with creation_outcome_unknown
+ * set (its create may or may not have reached the exchange: resolve it
+ * with status queries). PENDING_CANCEL stays PENDING_CANCEL (one cancel
+ * request counted). Fills covering the amount leave it FILLED.
+ * CLB_EINVAL (bad params, a terminal or unknown state, a bad fill),
+ * CLB_EEXIST, CLB_EFULL, or a fill's error code; on any failure nothing is
+ * tracked. */
+int clb_tracker_restore(struct clb_order_tracker *t, const struct clb_order_restore *r,
+                        int64_t now_ns);
+
 /* Evicts finished orders with now_ns - finished_ns >= finished_ttl_ns.
  * Returns the number evicted. No events. O(tracked orders); call it at the
  * clock's tick rate, not per message. */

@@ -292,6 +292,7 @@ static int open_store(const char *url, const char *data_dir, struct clb_log *log
     rc = clb_store_writer_create(&wo, out, err, sizeof(err));
     if (rc != CLB_OK) {
         fprintf(stderr, "colibri serve: store writer: %s\n", err);
+        clb_recovery_free(rec);
         return -1;
     }
     return 0;
@@ -463,7 +464,9 @@ int cli_serve_main(int argc, char **argv)
     ec.store_writer = writer;
     ec.store_backend = backend_name;
     ec.data_dir = data_dir; /* exchange API keys from DATA_DIR/secrets.json */
-    if (clb_engine_create(&ec, &engine, err, sizeof(err)) != CLB_OK) {
+    int erc = clb_engine_create(&ec, &engine, err, sizeof(err));
+    clb_recovery_free(&rec); /* handed over: the connectors copied what they keep */
+    if (erc != CLB_OK) {
         fprintf(stderr, "colibri serve: engine: %s\n", err);
         goto out;
     }

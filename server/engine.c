@@ -948,6 +948,9 @@ struct clb_engine {
     bool worker_done;
     bool joined;
     bool setup_done;          /* the worker's setup ended (setup_rc, setup_err) */
+    /* the recovered starts of the exchange connectors, borrowed from the
+     * config until the worker's setup is done */
+    const struct clb_engine_conn_start *xstart[CLB_ENGINE_MAX_CONNECTORS];
     int setup_rc;
     char setup_err[ENG_ERR];
 
@@ -3902,6 +3905,39 @@ static int secret_keys(struct clb_engine *e, const char *name, char *key, char *
 }
 
 #ifdef COLIBRI_HAVE_BINANCE
+/* The orders an exchange connector tracks again after a restart (it
+ * publishes nothing for them: the store has them) join the live list,
+ * owned by no strategy, so the API lists them and their news updates them. */
+static void list_restored(struct clb_engine *e, struct eng_conn *ec,
+                          const struct clb_engine_conn_start *xs)
+{
+    const struct clb_order_tracker *tr = ec->conn->ops->tracker(ec->conn);
+    for (size_t k = 0; tr && k < xs->n_restore; k++) {
+        const struct clb_tracked_order *t =
+            clb_tracker_get(tr, xs->restore[k].params.client_order_id);
+        int m = t ? market_find(ec, t->market) : -1;
+        if (m < 0 || clb_order_state_is_terminal(t->state) ||
+            live_find(e, ec->idx, t->client_order_id))
+            continue;
+        struct eng_order *o = live_add(e);
+        if (!o)
+            return;
+        snprintf(o->cid, sizeof(o->cid), "%s", t->client_order_id);
+        snprintf(o->xid, sizeof(o->xid), "%s", t->exchange_order_id);
+        o->conn = ec->idx;
+        o->market = (uint8_t)m;
+        o->side = t->side;
+        o->type = t->type;
+        o->price = t->price;
+        o->amount = t->amount;
+        o->executed = t->executed_base;
+        o->executed_quote = t->executed_quote;
+        o->state = t->state;
+        o->created_ns = o->updated_ns = t->created_ns;
+        e->orders_dirty = true;
+    }
+}
+
 /* A Binance spot connector on the engine's network loop, publishing on the
  * connector's bus. It starts at once (time sync, exchangeInfo, account,
  * streams) and reports readiness through ops->status. */
@@ -3920,6 +3956,14 @@ static int setup_binance(struct clb_engine *e, struct eng_conn *ec, const struct
     bc.api_secret = secret;
     bc.client_id_prefix = cs->client_id_prefix[0] ? cs->client_id_prefix : NULL;
     bc.orders_over_rest = cs->orders_over_rest;
+    const struct clb_engine_conn_start *xs = e->xstart[i];
+    if (xs) {
+        bc.restore = xs->restore;
+        bc.n_restore = xs->n_restore;
+        bc.known_ids = xs->known_ids;
+        bc.n_known = xs->n_known;
+        bc.adopt_since_ms = xs->adopt_since_ms;
+    }
     char why[256] = "";
     int rc = clb_binance_create(e->loop, &bc, &ec->bus, &ec->binance, why, sizeof(why));
     if (rc != CLB_OK) {
@@ -3928,6 +3972,8 @@ static int setup_binance(struct clb_engine *e, struct eng_conn *ec, const struct
                         why[0] ? why : clb_strerror(rc));
     }
     ec->conn = clb_binance_connector(ec->binance);
+    if (xs)
+        list_restored(e, ec, xs);
     LOGI(e, "connector %s: binance spot at %s (streams %s, WebSocket API %s), %u market(s)",
          ec->name, cs->rest_url, cs->stream_url, cs->ws_api_url, ec->n_markets);
     return CLB_OK;
@@ -4150,12 +4196,18 @@ static int setup_connector(struct clb_engine *e, const struct engine_spec *sp,
         if ((rc = add_asset(ec, mk->base)) != CLB_OK || (rc = add_asset(ec, mk->quote)) != CLB_OK)
             return clb_errf(err, errlen, rc, "connectors[%zu]: too many assets", i);
     }
+    bool has_orders = cs_start && (cs_start->n_restore || cs_start->n_known ||
+                                   cs_start->adopt_since_ms);
+    if (has_orders && cs->type != CT_BINANCE)
+        return clb_errf(err, errlen, CLB_EINVAL,
+                        "recovered orders of %s: not an exchange connector", ec->name);
     if (cs->type != CT_PAPER) {
         /* Created by the worker (setup_exchanges); its keys are read now,
          * so that missing ones fail clb_engine_create at once. */
         if (cs_start && cs_start->n_deltas > 0)
             return clb_errf(err, errlen, CLB_EINVAL,
                             "recovered balances of %s: not a paper connector", ec->name);
+        e->xstart[i] = cs_start;
         if (cs->type == CT_AMM)
             return gateway_token(e, ec, i, e->keys[i].key, err, errlen);
         return api_keys(e, ec, i, e->keys[i].key, e->keys[i].secret, err, errlen);
@@ -4391,6 +4443,7 @@ int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **o
         pthread_cond_wait(&e->life_cv, &e->life_mu);
     rc = e->setup_rc;
     pthread_mutex_unlock(&e->life_mu);
+    memset(e->xstart, 0, sizeof(e->xstart)); /* borrowed until here */
     if (rc != CLB_OK) {
         clb_errf(err, errlen, rc, "%s", e->setup_err);
         pthread_join(e->worker, NULL);

@@ -261,12 +261,22 @@ struct clb_engine_balance_delta {
     clb_dec amount; /* signed */
 };
 
+struct clb_order_restore;
+
 struct clb_engine_conn_start {
     const char *connector; /* a configured connector's name */
+    /* paper connectors */
     const struct clb_engine_balance_delta *deltas;
     size_t n_deltas;
     uint64_t trade_id_base; /* paper trade ids are base + 1, + 2... */
     uint64_t nonce_base;    /* client order id nonces start at base + 1 */
+    /* exchange connectors: handed to the connector at its creation
+     * (binance.h, "Recovery"); the engine lists the restored orders */
+    const struct clb_order_restore *restore;
+    size_t n_restore;
+    const char *const *known_ids;
+    size_t n_known;
+    int64_t adopt_since_ms;
 };
 
 struct clb_engine_config {
@@ -289,7 +299,8 @@ struct clb_engine_config {
      * (borrowed). A connector's start balance of an asset is the configured
      * one plus the sum of its deltas; CLB_EINVAL when that is negative, has
      * more decimals than the asset's scale, names an asset the connector
-     * does not hold, or a connector that is not configured. NULL = none. */
+     * does not hold, or a connector that is not configured; deltas or ids
+     * for a connector of another kind are CLB_EINVAL too. NULL = none. */
     const struct clb_engine_conn_start *conn_start;
     size_t n_conn_start;
     /* The data directory, read during clb_engine_create only (borrowed):

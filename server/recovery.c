@@ -44,8 +44,11 @@ static void collect_paper(json_t *connectors, struct clb_recovery *r)
             json_t *c = json_array_get(connectors, i);
             const char *name = json_string_value(json_object_get(c, "name"));
             const char *type = json_string_value(json_object_get(c, "type"));
-            if (!name || !type || strcmp(type, "paper") != 0 ||
-                strlen(name) >= sizeof(r->names[0]))
+            if (!name || !type || strlen(name) >= sizeof(r->names[0]))
+                continue;
+            if (strcmp(type, "binance") == 0 && r->n_xs < CLB_ENGINE_MAX_CONNECTORS)
+                snprintf(r->xs[r->n_xs++].name, sizeof(r->xs[0].name), "%s", name);
+            if (strcmp(type, "paper") != 0)
                 continue;
             snprintf(r->names[r->n_conns++], sizeof(r->names[0]), "%s", name);
         }
@@ -54,6 +57,14 @@ static void collect_paper(json_t *connectors, struct clb_recovery *r)
         r->conns[i].connector = r->names[i];
         r->conns[i].deltas = r->deltas[i];
     }
+}
+
+static int exchange_index(const struct clb_recovery *r, const char *connector)
+{
+    for (size_t i = 0; i < r->n_xs; i++)
+        if (strcmp(r->xs[i].name, connector) == 0)
+            return (int)i;
+    return -1;
 }
 
 static int paper_index(const struct clb_recovery *r, const char *connector)
@@ -66,39 +77,51 @@ static int paper_index(const struct clb_recovery *r, const char *connector)
 
 /* ---- 1. open orders ----------------------------------------------------- */
 
+/* A growable array of n elements of size bytes (capacity *cap), at most
+ * max: makes room for one more. CLB_EFULL, CLB_ENOMEM. */
+static int grow(void **v, size_t size, size_t n, size_t *cap, size_t max)
+{
+    if (n < *cap)
+        return CLB_OK;
+    size_t c = *cap ? *cap * 2 : 64;
+    if (c > max)
+        c = max;
+    if (n >= c)
+        return CLB_EFULL;
+    void *p = realloc(*v, c * size);
+    if (!p)
+        return CLB_ENOMEM;
+    *v = p;
+    *cap = c;
+    return CLB_OK;
+}
+
 struct open_list {
-    const struct clb_recovery *r;
-    struct clb_store_order *v;
+    struct clb_recovery *r;
+    struct clb_store_order *v; /* paper orders to close */
     size_t n, cap;
+    size_t xcap[CLB_ENGINE_MAX_CONNECTORS];
     int rc;
 };
 
 static int on_open_order(void *ud, const struct clb_store_order *o)
 {
     struct open_list *l = ud;
-    if (paper_index(l->r, o->connector) < 0) {
-        /* Exchange connectors (a later issue): this is where their open
-         * orders get reconciled with the exchange's, matched by client-order-
-         * id prefix, instead of being closed. Until then they are left as
-         * they are, as are orders of connectors no longer configured. */
+    int x = exchange_index(l->r, o->connector);
+    if (x >= 0) {
+        /* an exchange's: handed to its connector (item 4) */
+        struct clb_recovery_exchange *xe = &l->r->xs[x];
+        if ((l->rc = grow((void **)&xe->rows, sizeof(*xe->rows), xe->n_orders, &l->xcap[x],
+                          RECOVERY_MAX_OPEN)) != CLB_OK)
+            return 1;
+        xe->rows[xe->n_orders++] = *o;
         return 0;
     }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        if (cap > RECOVERY_MAX_OPEN)
-            cap = RECOVERY_MAX_OPEN;
-        if (l->n == cap) {
-            l->rc = CLB_EFULL;
-            return 1;
-        }
-        struct clb_store_order *v = realloc(l->v, cap * sizeof(*v));
-        if (!v) {
-            l->rc = CLB_ENOMEM;
-            return 1;
-        }
-        l->v = v;
-        l->cap = cap;
-    }
+    if (paper_index(l->r, o->connector) < 0)
+        return 0; /* a connector no longer configured: left as it is */
+    if ((l->rc = grow((void **)&l->v, sizeof(*l->v), l->n, &l->cap, RECOVERY_MAX_OPEN)) !=
+        CLB_OK)
+        return 1;
     l->v[l->n++] = *o;
     return 0;
 }
@@ -293,6 +316,128 @@ static int scan(struct clb_store *st, struct clb_recovery *r, size_t c, bool fil
     }
 }
 
+/* ---- 4. and 5. exchange connectors ------------------------------------------ */
+
+struct fill_list {
+    struct clb_recovery_exchange *xe;
+    size_t cap;
+    int rc;
+};
+
+static int on_order_fill(void *ud, const struct clb_store_fill *f)
+{
+    struct fill_list *fl = ud;
+    struct clb_recovery_exchange *xe = fl->xe;
+    if ((fl->rc = grow((void **)&xe->fill_rows, sizeof(*xe->fill_rows), xe->n_fills, &fl->cap,
+                       RECOVERY_MAX_OPEN)) != CLB_OK)
+        return 1;
+    xe->fill_rows[xe->n_fills++] = *f;
+    return 0;
+}
+
+struct known_list {
+    struct clb_recovery_exchange *xe;
+    size_t cap;
+    int rc;
+};
+
+static int on_known(void *ud, const struct clb_store_order *o)
+{
+    struct known_list *kl = ud;
+    struct clb_recovery_exchange *xe = kl->xe;
+    if ((kl->rc = grow((void **)&xe->known, sizeof(*xe->known), xe->n_known, &kl->cap,
+                       RECOVERY_MAX_OPEN)) != CLB_OK)
+        return 1;
+    memcpy(xe->known[xe->n_known++], o->client_order_id, sizeof(xe->known[0]));
+    return 0;
+}
+
+static int on_newest(void *ud, const struct clb_store_order *o)
+{
+    *(int64_t *)ud = o->created_ms;
+    return 1;
+}
+
+/* The fills of every open order, the restore entries over them, and the
+ * sweep window with the ids stored in it. */
+static int prepare_exchange(struct clb_store *st, struct clb_recovery_exchange *xe, char *err,
+                            size_t errlen)
+{
+    struct fill_list fl = { .xe = xe };
+    size_t *first = calloc(xe->n_orders + 1, sizeof(*first));
+    if (!first)
+        return clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
+    int rc = CLB_OK;
+    for (size_t i = 0; i < xe->n_orders && rc == CLB_OK; i++) {
+        first[i] = xe->n_fills;
+        rc = clb_store_fills_load_order(st, xe->rows[i].client_order_id, on_order_fill, &fl);
+        if (rc == CLB_OK)
+            rc = fl.rc;
+    }
+    first[xe->n_orders] = xe->n_fills;
+    if (rc != CLB_OK) {
+        free(first);
+        return clb_errf(err, errlen, rc, "loading the fills of %s's open orders: %s", xe->name,
+                        fl.rc ? clb_strerror(fl.rc) : clb_store_errmsg(st));
+    }
+    xe->orders = calloc(xe->n_orders ? xe->n_orders : 1, sizeof(*xe->orders));
+    xe->fills = calloc(xe->n_fills ? xe->n_fills : 1, sizeof(*xe->fills));
+    if (!xe->orders || !xe->fills) {
+        free(first);
+        return clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
+    }
+    for (size_t k = 0; k < xe->n_fills; k++) {
+        const struct clb_store_fill *f = &xe->fill_rows[k];
+        xe->fills[k] = (struct clb_fill){ .trade_id = f->trade_id, .price = f->price,
+                                          .amount = f->amount, .fee = f->fee,
+                                          .fee_asset = f->fee_asset[0] ? f->fee_asset : NULL,
+                                          .is_maker = f->is_maker };
+    }
+    for (size_t i = 0; i < xe->n_orders; i++) {
+        const struct clb_store_order *o = &xe->rows[i];
+        xe->orders[i] = (struct clb_order_restore){
+            .params = { .client_order_id = o->client_order_id, .market = o->market,
+                        .side = o->side, .type = o->type, .price = o->price,
+                        .amount = o->amount },
+            .exchange_order_id = o->exchange_order_id,
+            .state = (enum clb_order_state)o->state,
+            .fills = xe->fills + first[i],
+            .n_fills = first[i + 1] - first[i] };
+    }
+    free(first);
+
+    /* the sweep window: from shortly before the newest stored order */
+    struct clb_store_query q = { .connector = xe->name, .limit = 1 };
+    int64_t newest = 0, next = 0;
+    if ((rc = clb_store_orders_list(st, &q, on_newest, &newest, &next)) != CLB_OK)
+        return clb_errf(err, errlen, rc, "reading the orders of %s: %s", xe->name,
+                        clb_store_errmsg(st));
+    if (newest <= 0)
+        return CLB_OK; /* nothing ever stored: nothing to sweep for */
+    xe->since_ms = newest - CLB_RECOVERY_SWEEP_MARGIN_MS;
+    struct known_list kl = { .xe = xe };
+    q = (struct clb_store_query){ .connector = xe->name, .since_ms = xe->since_ms,
+                                  .limit = CLB_STORE_LIST_MAX, .ascending = true };
+    for (;;) {
+        next = 0;
+        rc = clb_store_orders_list(st, &q, on_known, &kl, &next);
+        if (rc == CLB_OK)
+            rc = kl.rc;
+        if (rc != CLB_OK)
+            return clb_errf(err, errlen, rc, "reading the recent orders of %s: %s", xe->name,
+                            kl.rc ? clb_strerror(kl.rc) : clb_store_errmsg(st));
+        if (next == 0)
+            break;
+        q.cursor = next;
+    }
+    xe->known_ptrs = calloc(xe->n_known ? xe->n_known : 1, sizeof(*xe->known_ptrs));
+    if (!xe->known_ptrs)
+        return clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
+    for (size_t k = 0; k < xe->n_known; k++)
+        xe->known_ptrs[k] = xe->known[k];
+    return CLB_OK;
+}
+
 /* ---- public ---------------------------------------------------------------- */
 
 int clb_recovery_run(struct clb_store *st, json_t *connectors, int64_t now_ms,
@@ -304,8 +449,20 @@ int clb_recovery_run(struct clb_store *st, json_t *connectors, int64_t now_ms,
         return clb_errf(err, errlen, CLB_EINVAL, "invalid arguments");
     collect_paper(connectors, r);
     int rc = close_open_orders(st, r, now_ms, err, errlen);
-    if (rc != CLB_OK)
+    for (size_t x = 0; x < r->n_xs && rc == CLB_OK; x++) {
+        rc = prepare_exchange(st, &r->xs[x], err, errlen);
+        r->orders_handed += r->xs[x].n_orders;
+        if (rc == CLB_OK && (r->xs[x].n_orders || r->xs[x].since_ms))
+            clb_logf(log, CLB_LOG_INFO,
+                     "recovery: %s: %zu open order(s) (%zu recorded fill(s)) handed to the "
+                     "connector to reconcile; orders since %lld swept for unrecorded ones",
+                     r->xs[x].name, r->xs[x].n_orders, r->xs[x].n_fills,
+                     (long long)r->xs[x].since_ms);
+    }
+    if (rc != CLB_OK) {
+        clb_recovery_free(r);
         return rc;
+    }
     if (r->orders_closed)
         clb_logf(log, CLB_LOG_WARN,
                  "recovery: %llu open paper order(s) recorded as cancelled (venue restarted)",
@@ -346,8 +503,35 @@ void clb_recovery_fallback(json_t *connectors, int64_t now_ms, struct clb_recove
     clb_recovery_fresh_ids(r, now_ms);
 }
 
-void clb_recovery_apply(const struct clb_recovery *r, struct clb_engine_config *cfg)
+void clb_recovery_apply(struct clb_recovery *r, struct clb_engine_config *cfg)
 {
-    cfg->conn_start = r->conns;
-    cfg->n_conn_start = r->n_conns;
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_conns; i++)
+        r->all[n++] = r->conns[i];
+    for (size_t x = 0; x < r->n_xs; x++) {
+        const struct clb_recovery_exchange *xe = &r->xs[x];
+        r->all[n++] = (struct clb_engine_conn_start){
+            .connector = xe->name, .restore = xe->orders, .n_restore = xe->n_orders,
+            .known_ids = xe->known_ptrs, .n_known = xe->known_ptrs ? xe->n_known : 0,
+            .adopt_since_ms = xe->since_ms };
+    }
+    cfg->conn_start = r->all;
+    cfg->n_conn_start = n;
+}
+
+void clb_recovery_free(struct clb_recovery *r)
+{
+    for (size_t x = 0; r && x < CLB_ENGINE_MAX_CONNECTORS; x++) {
+        struct clb_recovery_exchange *xe = &r->xs[x];
+        free(xe->rows);
+        free(xe->orders);
+        free(xe->fill_rows);
+        free(xe->fills);
+        free(xe->known);
+        free(xe->known_ptrs);
+        char name[sizeof(xe->name)];
+        memcpy(name, xe->name, sizeof(name));
+        memset(xe, 0, sizeof(*xe));
+        memcpy(xe->name, name, sizeof(name));
+    }
 }

@@ -26,6 +26,19 @@
  *     nonce_base): new ids never collide with stored ones, so no new fill is
  *     dropped as a duplicate and no order row is overwritten.
  *
+ * Exchange connectors (type "binance") keep their orders across a crash, so
+ * theirs are handed over instead, to be reconciled with the exchange by the
+ * connector (connectors/binance/binance.h, "Recovery"):
+ *  4. Every open order of this instance on that connector, with the fills
+ *     recorded for it, as clb_order_restore entries: tracked again silently,
+ *     then resolved by status queries (adopted and cancelled if still live,
+ *     finished with their missing fills fetched, or lost if the create
+ *     never arrived). Nothing is closed here: only the exchange knows.
+ *  5. A sweep window: from 60 s before the newest stored order of that
+ *     connector, and the client ids stored since then. The connector lists
+ *     the exchange's orders in the window and adopts those of ours the
+ *     store never heard of (a crash between submit and the write).
+ *
  * Everything runs synchronously on the caller's thread with the caller's
  * store connection, before the store writer and the engine start (nothing
  * else writes then). The scans read every order and fill of the paper
@@ -44,6 +57,23 @@
 #include "store/store.h"
 
 #define CLB_RECOVERY_MAX_ASSETS 32 /* assets with a delta per connector */
+#define CLB_RECOVERY_SWEEP_MARGIN_MS 60000 /* sweep from this long before the newest order */
+
+/* What an exchange connector gets (items 4 and 5 above). Heap memory, owned
+ * by the struct clb_recovery it is in. */
+struct clb_recovery_exchange {
+    char name[CLB_STORE_CONNECTOR_MAX];
+    struct clb_store_order *rows;      /* open orders (string storage of orders[]) */
+    struct clb_order_restore *orders;  /* n_orders entries */
+    size_t n_orders;
+    struct clb_store_fill *fill_rows;  /* their recorded fills */
+    struct clb_fill *fills;            /* n_fills entries; orders[i].fills points in */
+    size_t n_fills;
+    char (*known)[CLB_STORE_COID_MAX]; /* client ids stored since since_ms */
+    const char **known_ptrs;
+    size_t n_known;
+    int64_t since_ms;                  /* 0: nothing stored, no sweep */
+};
 
 /* The outcome: per paper connector, its balance deltas and id bases. Caller-
  * owned (init/deinit not needed: plain memory). The engine config points
@@ -56,18 +86,27 @@ struct clb_recovery {
     char assets[CLB_ENGINE_MAX_CONNECTORS][CLB_RECOVERY_MAX_ASSETS][CLB_ASSET_MAX];
     uint64_t orders_closed; /* open orders recorded as cancelled */
     uint64_t fills;         /* fills applied to the balances */
+    /* exchange connectors */
+    struct clb_recovery_exchange xs[CLB_ENGINE_MAX_CONNECTORS];
+    size_t n_xs;
+    uint64_t orders_handed; /* open exchange orders handed over */
+    /* paper then exchange entries, as clb_recovery_apply hands them over */
+    struct clb_engine_conn_start all[2 * CLB_ENGINE_MAX_CONNECTORS];
 };
 
-/* Runs the recovery against st for the paper connectors named by
- * connectors (the engine config's array, NULL = the default "paper"), at
- * wall time now_ms: closes their open orders (written with clb_store_write),
- * sums their fills and finds their highest ids into *r. Logs what it did
- * to log (may be NULL). CLB_OK; CLB_EIO (the database failed: retry or
- * give up), CLB_EINVAL (a stored fill cannot be applied: a malformed market
- * or an amount overflow; the message names it), CLB_EFULL (more than
- * CLB_RECOVERY_MAX_ASSETS assets), CLB_ENOMEM. On failure err holds a
- * message and *r must not be used; orders closed before the failure stay
- * closed (running again is harmless). Single thread; st is not shared. */
+/* Runs the recovery against st for the connectors named by connectors (the
+ * engine config's array, NULL = the default "paper"), at wall time now_ms:
+ * for paper ones, closes their open orders (written with clb_store_write),
+ * sums their fills and finds their highest ids; for exchange ones, loads
+ * their open orders, those orders' fills and the sweep window; all into *r
+ * (release with clb_recovery_free). Logs what it did to log (may be NULL).
+ * CLB_OK; CLB_EIO (the database failed: retry or give up), CLB_EINVAL (a
+ * stored fill cannot be applied: a malformed market or an amount overflow;
+ * the message names it), CLB_EFULL (more than CLB_RECOVERY_MAX_ASSETS
+ * assets, or too many open orders), CLB_ENOMEM. On failure err holds a
+ * message and *r holds nothing (already freed); orders closed before the
+ * failure stay closed (running again is harmless). Single thread; st is
+ * not shared. */
 int clb_recovery_run(struct clb_store *st, json_t *connectors, int64_t now_ms,
                      struct clb_log *log, struct clb_recovery *r, char *err, size_t errlen);
 
@@ -82,7 +121,11 @@ void clb_recovery_fallback(json_t *connectors, int64_t now_ms, struct clb_recove
 void clb_recovery_fresh_ids(struct clb_recovery *r, int64_t now_ms);
 
 /* Points cfg->conn_start at r's connectors (r must outlive
- * clb_engine_create). */
-void clb_recovery_apply(const struct clb_recovery *r, struct clb_engine_config *cfg);
+ * clb_engine_create, and stay where it is). */
+void clb_recovery_apply(struct clb_recovery *r, struct clb_engine_config *cfg);
+
+/* Frees what clb_recovery_run allocated (the exchange entries) and empties
+ * them; harmless on a zeroed, fallback or already freed r. */
+void clb_recovery_free(struct clb_recovery *r);
 
 #endif

@@ -1332,6 +1332,10 @@ static int check_config(const struct clb_binance_config *cfg, char *err, size_t 
         cfg->rules_refresh_ms <= 0)
         return clb_errf(err, errlen, CLB_EINVAL,
                         "times must be positive (recv_window_ms at most 60000)");
+    if ((cfg->n_restore && !cfg->restore) || (cfg->n_known && !cfg->known_ids) ||
+        cfg->n_known > CLB_BINANCE_MAX_KNOWN || cfg->adopt_since_ms < 0)
+        return clb_errf(err, errlen, CLB_EINVAL,
+                        "restore / known_ids: missing arrays, too many ids or a negative time");
     return CLB_OK;
 }
 
@@ -1443,6 +1447,13 @@ int clb_binance_create(struct clb_netloop *loop, const struct clb_binance_config
         if ((rc = clb_binance_book_sync_init(&m->sync, &sc)) != CLB_OK)
             goto fail_tracker;
     }
+    b->cfg.restore = NULL; /* borrowed during create only */
+    b->cfg.known_ids = NULL;
+    b->cfg.n_restore = b->cfg.n_known = 0;
+    if ((rc = bn_orders_restore(b, cfg)) != CLB_OK) {
+        clb_errf(err, errlen, rc, "restoring orders: %s", clb_strerror(rc));
+        goto fail_tracker;
+    }
     if ((rc = bn_market_start(b)) != CLB_OK) {
         clb_errf(err, errlen, rc, "cannot open the market stream");
         goto fail_tracker;
@@ -1489,6 +1500,7 @@ void clb_binance_destroy(struct clb_binance *b)
         clb_binance_book_sync_deinit(&b->markets[i].sync);
     clb_binance_md_deinit(&b->md);
     clb_tracker_deinit(&b->tracker);
+    free(b->known);
     free(b->reqs);
     free(b->oinfo);
     free(b->scratch_ids);
@@ -1521,6 +1533,9 @@ void clb_binance_reconcile_now(struct clb_binance *b)
 
 bool clb_binance_idle(const struct clb_binance *b)
 {
+    for (uint32_t i = 0; b->sweep_since_ms > 0 && i < b->n_markets; i++)
+        if (!b->sweep_done[i])
+            return false;
     for (uint32_t i = 0; i < BN_MAX_REQS; i++) {
         const struct bn_req *rq = &b->reqs[i];
         if (rq->used && (rq->kind == BN_RQ_ORDER_NEW || rq->kind == BN_RQ_ORDER_CANCEL ||

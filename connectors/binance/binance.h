@@ -35,6 +35,21 @@
  * poll_slow_ms. Open orders carrying our prefix that the tracker does not
  * know (a previous run's) are adopted into the tracker and cancelled.
  *
+ * Recovery. An earlier run's live orders (the store's, config.restore) are
+ * tracked again at create, silently (clb_tracker_restore: the store holds
+ * them and their recorded fills), and each is resolved by a status query:
+ * orders the exchange still has are adopted (and cancelled when
+ * cancel_orphans), finished ones end with their missing fills fetched by
+ * myTrades, and creates that never arrived become lost after
+ * lost_threshold not-found answers — first asked after the recvWindow, as
+ * for any create of unknown outcome. Orders placed just before a crash may
+ * have reached the exchange without reaching the store: with
+ * adopt_since_ms set, each market's orders since then are listed once
+ * (GET /api/v3/allOrders, paged by order id, at most 24 h back) and those
+ * carrying our prefix that are neither tracked nor among known_ids are
+ * adopted as news (their events reach the store), whatever their state —
+ * with their fills — and cancelled when live and cancel_orphans.
+ *
  * Creates and cancels go over the WebSocket API (order.place /
  * order.cancel on the user-data connection) while it is open, REST
  * otherwise; a WS-API request left unanswered (request_timeout_ms, or the
@@ -72,6 +87,7 @@
 
 struct clb_netloop;
 struct clb_binance;
+struct clb_order_restore; /* order_tracker.h */
 
 #define CLB_BINANCE_MAX_MARKETS 8
 
@@ -101,7 +117,15 @@ struct clb_binance_config {
     bool cancel_orphans;          /* cancel adopted unknown orders with our prefix (true) */
     bool orders_over_rest;        /* creates and cancels over REST only; by default they go
                                      over the WebSocket API while it is open (false) */
+    /* Crash recovery (read during create only, borrowed; see "Recovery"): */
+    const struct clb_order_restore *restore; /* live orders of an earlier run */
+    size_t n_restore;
+    int64_t adopt_since_ms;       /* > 0: sweep each market's orders since then */
+    const char *const *known_ids; /* client ids already recorded since then */
+    size_t n_known;               /* <= CLB_BINANCE_MAX_KNOWN */
 };
+
+#define CLB_BINANCE_MAX_KNOWN 1000000
 
 /* Fills *cfg with the defaults above (URLs and keys NULL, no markets). */
 void clb_binance_config_default(struct clb_binance_config *cfg);
@@ -155,7 +179,9 @@ struct clb_binance_stats {
     uint64_t not_found;          /* definite -2013 answers */
     uint64_t fills;              /* fills applied (duplicates excluded) */
     uint64_t fill_duplicates;    /* fills seen again (other source) */
-    uint64_t orphans_adopted;
+    uint64_t orphans_adopted;    /* unknown orders of ours adopted (openOrders, sweep) */
+    uint64_t orders_restored;    /* config.restore entries tracked again */
+    uint64_t sweeps;             /* allOrders pages applied */
     /* streams and books */
     uint64_t depth_msgs;
     uint64_t book_resyncs;       /* gaps and reconnects */
@@ -206,7 +232,7 @@ void clb_binance_reconcile_now(struct clb_binance *b);
 
 /* True when no order request (create, cancel, status, trades) is in flight
  * or waiting and no tracked order is PENDING_CREATE, PENDING_CANCEL or
- * filled-awaiting-fills (tests: "settled"). */
+ * filled-awaiting-fills, and the recovery sweep is done (tests: "settled"). */
 bool clb_binance_idle(const struct clb_binance *b);
 
 #endif

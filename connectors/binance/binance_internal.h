@@ -50,6 +50,7 @@ enum bn_req_kind {
     BN_RQ_ORDER_STATUS,
     BN_RQ_OPEN_ORDERS,
     BN_RQ_MY_TRADES,
+    BN_RQ_ALL_ORDERS,
     BN_RQ_KIND_COUNT
 };
 
@@ -95,6 +96,7 @@ struct bn_oinfo {
     bool need_status;      /* a status query is wanted (unknown create, -2011, poll) */
     bool need_trades;      /* the exchange shows more executed than our fills */
     bool resend_create;    /* refused for its timestamp (-1021): re-sent after the resync */
+    bool adopted;          /* not placed by this run: cancelled once shown live */
     uint8_t time_retries;  /* such re-sends so far */
     uint32_t seen_open;    /* openOrders epoch that last listed it */
     int64_t next_trades_ns;
@@ -165,6 +167,14 @@ struct clb_binance {
     bool open_inflight[CLB_BINANCE_MAX_MARKETS];
     uint32_t open_epoch[CLB_BINANCE_MAX_MARKETS];
     bool reconcile_wanted;
+    /* recovery sweep (allOrders since sweep_since_ms), per market */
+    int64_t sweep_since_ms;     /* 0 = none */
+    bool sweep_done[CLB_BINANCE_MAX_MARKETS];
+    bool sweep_inflight[CLB_BINANCE_MAX_MARKETS];
+    uint64_t sweep_from_id[CLB_BINANCE_MAX_MARKETS]; /* next page: orderId >= this, 0 = first */
+    int64_t next_sweep_ns[CLB_BINANCE_MAX_MARKETS];
+    char *known;                /* n_known sorted client ids, CLB_CLIENT_ID_MAX apart */
+    size_t n_known;
     uint64_t nonce;
     /* streams */
     struct clb_ws_client *mws;  /* market streams */
@@ -232,6 +242,8 @@ int bn_cancel(struct clb_connector *c, const char *market, const char *client_id
 void bn_orders_on_response(struct clb_binance *b, struct bn_req *rq,
                            const struct clb_http_resp *r, int code);
 void bn_orders_service(struct clb_binance *b);
+/* At create: tracks config.restore again and copies known_ids (CLB_ENOMEM). */
+int bn_orders_restore(struct clb_binance *b, const struct clb_binance_config *cfg);
 int bn_user_start(struct clb_binance *b);
 void bn_user_stop(struct clb_binance *b);
 void bn_user_service(struct clb_binance *b);

@@ -353,6 +353,19 @@ static void want_trades_if_behind(struct clb_binance *b, const char *cid, clb_de
     }
 }
 
+/* An adopted order (restored, or found unknown) the exchange shows live:
+ * cancelled once, when cancel_orphans asks for it. */
+static void cancel_if_adopted(struct clb_binance *b, const char *cid)
+{
+    const struct clb_tracked_order *o = clb_tracker_get(&b->tracker, cid);
+    struct bn_oinfo *oi = bn_oinfo_of(b, o);
+    if (!o || !oi || !oi->adopted || !o->confirmed || o->exchange_filled ||
+        clb_order_state_is_terminal(o->state))
+        return;
+    oi->adopted = false;
+    bn_cancel(&b->base, o->market, cid);
+}
+
 static void after_create_answer(struct clb_binance *b, const char *cid)
 {
     const struct clb_tracked_order *o = clb_tracker_get(&b->tracker, cid);
@@ -506,6 +519,7 @@ static void on_status_answer(struct clb_binance *b, struct bn_req *rq,
                               ord.executed_qty, now);
         want_trades_if_behind(b, cid, ord.executed_qty);
         after_create_answer(b, cid);
+        cancel_if_adopted(b, cid);
         return;
     }
     if (oc == OUT_REJECTED && code == -2013) {
@@ -560,6 +574,32 @@ static void on_trades_answer(struct clb_binance *b, struct bn_req *rq,
     free(t);
 }
 
+/* Tracks x, an order of ours the tracker does not know, from now on. Its
+ * tracking start is news (the store records it). CLB_OK or the tracker's
+ * refusal. */
+static int adopt(struct clb_binance *b, uint32_t mi, const struct clb_bn_order *x,
+                 const char *why, int64_t now)
+{
+    struct clb_order_params op = { .client_order_id = x->client_order_id,
+                                   .market = b->markets[mi].rules.symbol,
+                                   .side = x->side, .type = x->type, .price = x->price,
+                                   .amount = x->orig_qty };
+    int rc = clb_tracker_start_tracking(&b->tracker, &op, now);
+    if (rc != CLB_OK) {
+        bn_log(b, "cannot adopt order %s (%s): %s", x->client_order_id, why, clb_err_name(rc));
+        return rc;
+    }
+    b->stats.orphans_adopted++;
+    bn_log(b, "adopted order %s (%s, %s)", x->client_order_id, why,
+           clb_bn_order_status_name(x->status));
+    struct bn_oinfo *oi = bn_oinfo_of(b, clb_tracker_get(&b->tracker, x->client_order_id));
+    if (oi) {
+        oi->market = mi;
+        oi->adopted = b->cfg.cancel_orphans;
+    }
+    return CLB_OK;
+}
+
 /* Open orders of one market: confirm ours, adopt strangers carrying our
  * prefix, and query the status of every confirmed live order that is not
  * listed (filled or cancelled while we were not listening). */
@@ -589,22 +629,11 @@ static void on_open_orders(struct clb_binance *b, struct bn_req *rq,
         const struct clb_bn_order *x = &list[i];
         const char *cid = x->client_order_id;
         const struct clb_tracked_order *o = clb_tracker_get(&b->tracker, cid);
-        bool adopted = false;
         if (!o) {
             if (strncmp(cid, b->prefix, plen) != 0)
                 continue; /* not ours */
-            struct clb_order_params op = { .client_order_id = cid,
-                                           .market = b->markets[mi].rules.symbol,
-                                           .side = x->side, .type = x->type, .price = x->price,
-                                           .amount = x->orig_qty };
-            if (clb_tracker_start_tracking(&b->tracker, &op, now) != CLB_OK)
+            if (adopt(b, mi, x, "open, not tracked", now) != CLB_OK)
                 continue;
-            b->stats.orphans_adopted++;
-            adopted = true;
-            bn_log(b, "adopted open order %s (not tracked)", cid);
-            struct bn_oinfo *oi = bn_oinfo_of(b, clb_tracker_get(&b->tracker, cid));
-            if (oi)
-                oi->market = mi;
         }
         clb_tracker_on_status(&b->tracker, cid, clb_bn_xorder_status(x->status), x->order_id,
                               x->executed_qty, now);
@@ -613,8 +642,7 @@ static void on_open_orders(struct clb_binance *b, struct bn_req *rq,
         struct bn_oinfo *oi = bn_oinfo_of(b, o);
         if (oi)
             oi->seen_open = b->open_epoch[mi];
-        if (adopted && b->cfg.cancel_orphans && o && !clb_order_state_is_terminal(o->state))
-            bn_cancel(&b->base, o->market, cid);
+        cancel_if_adopted(b, cid);
     }
     /* live confirmed orders of this market that the list did not show */
     uint32_t k = 0;
@@ -643,6 +671,146 @@ static void on_open_orders(struct clb_binance *b, struct bn_req *rq,
     free(list);
 }
 
+/* ---- recovery --------------------------------------------------------------- */
+
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static bool is_known(const struct clb_binance *b, const char *cid)
+{
+    return b->n_known &&
+           bsearch(cid, b->known, b->n_known, CLB_CLIENT_ID_MAX, cmp_id) != NULL;
+}
+
+int bn_orders_restore(struct clb_binance *b, const struct clb_binance_config *cfg)
+{
+    if (cfg->n_known) {
+        b->known = calloc(cfg->n_known, CLB_CLIENT_ID_MAX);
+        if (!b->known)
+            return CLB_ENOMEM;
+        for (size_t i = 0; i < cfg->n_known; i++)
+            if (cfg->known_ids[i] && strlen(cfg->known_ids[i]) < CLB_CLIENT_ID_MAX)
+                memcpy(b->known + b->n_known++ * CLB_CLIENT_ID_MAX, cfg->known_ids[i],
+                       strlen(cfg->known_ids[i]) + 1);
+        qsort(b->known, b->n_known, CLB_CLIENT_ID_MAX, cmp_id);
+    }
+    b->sweep_since_ms = cfg->adopt_since_ms;
+    int64_t now = bn_wall_ns();
+    for (size_t i = 0; i < cfg->n_restore; i++) {
+        const struct clb_order_restore *r = &cfg->restore[i];
+        const char *cid = r->params.client_order_id ? r->params.client_order_id : "";
+        uint32_t mi;
+        if (!r->params.market || !bn_market_by_symbol(b, r->params.market, &mi)) {
+            bn_log(b, "order %s of an earlier run not restored: market %s is not configured",
+                   cid, r->params.market ? r->params.market : "(none)");
+            continue;
+        }
+        int rc = clb_tracker_restore(&b->tracker, r, now);
+        if (rc != CLB_OK) {
+            bn_log(b, "order %s of an earlier run not restored: %s", cid, clb_err_name(rc));
+            continue;
+        }
+        const struct clb_tracked_order *o = clb_tracker_get(&b->tracker, cid);
+        struct bn_oinfo *oi = bn_oinfo_of(b, o);
+        b->stats.orders_restored++;
+        if (!oi || clb_order_state_is_terminal(o->state))
+            continue;
+        oi->market = mi;
+        oi->adopted = cfg->cancel_orphans;
+        oi->need_status = true;
+        /* a create sent just before the crash may still be accepted within
+         * its recvWindow: ask once that has passed */
+        oi->next_status_ns =
+            o->confirmed ? 0
+                         : bn_mono_ns() + (int64_t)(cfg->recv_window_ms + 1000) * NS_PER_MS;
+    }
+    if (b->stats.orders_restored)
+        bn_log(b, "%" PRIu64 " live order(s) of an earlier run tracked again: their status is "
+                  "queried", b->stats.orders_restored);
+    return CLB_OK;
+}
+
+#define SWEEP_PAGE 1000
+#define SWEEP_MAX_AGE_MS (23 * 3600 * INT64_C(1000)) /* allOrders looks 24 h back at most */
+
+static void start_sweep(struct clb_binance *b, uint32_t mi)
+{
+    struct bn_req *rq = bn_req_new(b, BN_RQ_ALL_ORDERS, "GET", "/api/v3/allOrders", true, 20);
+    if (!rq)
+        return;
+    rq->market = mi;
+    if (b->sweep_from_id[mi]) {
+        snprintf(rq->params, sizeof(rq->params), "symbol=%s&orderId=%" PRIu64 "&limit=%d",
+                 b->markets[mi].xsym, b->sweep_from_id[mi], SWEEP_PAGE);
+    } else {
+        int64_t since = b->sweep_since_ms, oldest = bn_server_ms(b) - SWEEP_MAX_AGE_MS;
+        if (since < oldest) {
+            bn_log(b, "recovery: orders older than 23 h (before %" PRId64 ") are not swept",
+                   oldest);
+            since = oldest;
+        }
+        snprintf(rq->params, sizeof(rq->params), "symbol=%s&startTime=%" PRId64 "&limit=%d",
+                 b->markets[mi].xsym, since, SWEEP_PAGE);
+    }
+    b->sweep_inflight[mi] = true;
+    b->next_sweep_ns[mi] = bn_mono_ns() + b->cfg.status_retry_ms * NS_PER_MS;
+    if (bn_req_submit(b, rq) != CLB_OK)
+        b->sweep_inflight[mi] = false;
+}
+
+/* A page of allOrders: adopt ours that nothing knows, whatever their state
+ * (the store learns them, their fills are fetched); the next page follows. */
+static void on_all_orders(struct clb_binance *b, struct bn_req *rq,
+                          const struct clb_http_resp *r)
+{
+    uint32_t mi = rq->market;
+    b->sweep_inflight[mi] = false;
+    if (outcome_of(r) != OUT_OK)
+        return; /* asked again at next_sweep_ns */
+    struct clb_bn_order *list = malloc(MAX_OPEN * sizeof(*list));
+    size_t n = 0;
+    if (!list)
+        return;
+    char err[160];
+    if (clb_bn_parse_open_orders(r->body, r->body_len, list, MAX_OPEN, &n, err, sizeof(err)) !=
+        CLB_OK) {
+        b->stats.bad_messages++;
+        bn_log(b, "allOrders refused: %s", err);
+        free(list);
+        return;
+    }
+    b->stats.sweeps++;
+    int64_t now = bn_wall_ns();
+    size_t plen = strlen(b->prefix);
+    uint64_t last = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct clb_bn_order *x = &list[i];
+        const char *cid = x->client_order_id;
+        char *end = NULL;
+        unsigned long long id = strtoull(x->order_id, &end, 10);
+        if (end && *end == '\0' && id > last)
+            last = id;
+        if (strncmp(cid, b->prefix, plen) != 0 || clb_tracker_get(&b->tracker, cid) ||
+            is_known(b, cid))
+            continue;
+        if (adopt(b, mi, x, "not recorded before the restart", now) != CLB_OK)
+            continue;
+        clb_tracker_on_status(&b->tracker, cid, clb_bn_xorder_status(x->status), x->order_id,
+                              x->executed_qty, now);
+        want_trades_if_behind(b, cid, x->executed_qty);
+        cancel_if_adopted(b, cid);
+    }
+    free(list);
+    if (n >= SWEEP_PAGE && last > 0) {
+        b->sweep_from_id[mi] = last + 1;
+        b->next_sweep_ns[mi] = 0;
+    } else {
+        b->sweep_done[mi] = true;
+    }
+}
+
 void bn_orders_on_response(struct clb_binance *b, struct bn_req *rq,
                            const struct clb_http_resp *r, int code)
 {
@@ -661,6 +829,9 @@ void bn_orders_on_response(struct clb_binance *b, struct bn_req *rq,
         break;
     case BN_RQ_OPEN_ORDERS:
         on_open_orders(b, rq, r);
+        break;
+    case BN_RQ_ALL_ORDERS:
+        on_all_orders(b, rq, r);
         break;
     default:
         break;
@@ -702,6 +873,11 @@ void bn_orders_service(struct clb_binance *b)
                                         NS_PER_MS;
         }
     }
+    /* the recovery sweep, once per market */
+    for (uint32_t i = 0; b->sweep_since_ms > 0 && i < b->n_markets; i++)
+        if (!b->sweep_done[i] && !b->sweep_inflight[i] && now >= b->next_sweep_ns[i] &&
+            bn_reqs_free(b) > REQ_RESERVE * 2)
+            start_sweep(b, i);
     /* per-order work */
     uint32_t n = 0;
     for (const struct clb_tracked_order *o = clb_tracker_first(&b->tracker); o;

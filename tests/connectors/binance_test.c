@@ -5,6 +5,8 @@
  * fill / cancel events, the book against the simulator's depth, and each
  * fault the simulator injects with the recovery it must lead to.
  */
+#include <time.h>
+
 #include "binance_fixture.h"
 
 static bool order_live_confirmed(struct bft *f, void *arg)
@@ -760,5 +762,211 @@ Test(binance, orders_over_rest_when_configured)
     cr_expect_eq(s.cancels_sent, 1);
     cr_assert(bft_settle(&f, 15000));
     cr_expect_eq(bft_check_orders_and_fills(&f), 0);
+    bft_stop(&f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Recovery: a restart after a crash                                         */
+
+/* What the store would hold of order cid: its record from the tracker of
+ * the run that crashed, as state (its fills go with it). */
+struct rec_order {
+    char cid[CLB_CLIENT_ID_MAX], xid[CLB_EXCHANGE_ORDER_ID_MAX], market[CLB_SYMBOL_MAX];
+    char fee_asset[CLB_ASSET_MAX];
+    struct clb_order_restore r;
+    struct clb_fill fills[4];
+};
+
+static void record_order(struct bft *f, struct rec_order *ro, const char *cid, int state,
+                         bool with_xid)
+{
+    const struct clb_tracked_order *o = clb_tracker_get(f->c->ops->tracker(f->c), cid);
+    cr_assert_not_null(o, "%s", cid);
+    memset(ro, 0, sizeof(*ro));
+    snprintf(ro->cid, sizeof(ro->cid), "%s", cid);
+    snprintf(ro->xid, sizeof(ro->xid), "%s", with_xid ? o->exchange_order_id : "");
+    snprintf(ro->market, sizeof(ro->market), "%s", o->market);
+    snprintf(ro->fee_asset, sizeof(ro->fee_asset), "%s", o->n_fee_assets ? o->fees[0].asset : "");
+    ro->r.params = (struct clb_order_params){ .client_order_id = ro->cid, .market = ro->market,
+                                              .side = o->side, .type = o->type,
+                                              .price = o->price, .amount = o->amount };
+    ro->r.exchange_order_id = ro->xid;
+    ro->r.state = (enum clb_order_state)state;
+    ro->r.fills = ro->fills;
+    for (size_t i = 0; i < f->n_fills && ro->r.n_fills < 4; i++)
+        if (strcmp(f->fills[i].cid, cid) == 0)
+            ro->fills[ro->r.n_fills++] = (struct clb_fill){
+                .trade_id = f->fills[i].trade_id, .price = f->fills[i].price,
+                .amount = f->fills[i].amount, .fee = f->fills[i].fee,
+                .fee_asset = clb_dec_is_zero(f->fills[i].fee) ? NULL : ro->fee_asset };
+}
+
+static size_t fills_of(const struct bft *f, const char *cid)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < f->n_fills; i++)
+        n += strcmp(f->fills[i].cid, cid) == 0;
+    return n;
+}
+
+/* A second account (bob) trading against alice's resting orders. */
+struct bob {
+    struct clb_event_bus bus;
+    struct clb_binance *b;
+};
+
+static void bob_start(struct bft *f, struct bob *bob)
+{
+    struct clb_binance_config bc;
+    char urls[3][128];
+    bft_conn_config(f, &bc, urls);
+    bc.api_key = SXT_BOB;
+    bc.api_secret = SXT_BOB_SECRET;
+    bc.client_id_prefix = "bob-";
+    clb_event_bus_init(&bob->bus);
+    char err[256];
+    cr_assert_eq(clb_binance_create(f->loop, &bc, &bob->bus, &bob->b, err, sizeof(err)), CLB_OK,
+                 "%s", err);
+    int64_t end = clb_netloop_mono_ns() + INT64_C(15000000000);
+    while (!clb_connector_ready(clb_binance_connector(bob->b)) && clb_netloop_mono_ns() < end)
+        clb_netloop_poll(f->loop, NULL, 0, 10);
+    cr_assert(clb_connector_ready(clb_binance_connector(bob->b)), "bob not ready");
+}
+
+/* Bob sells amount at price: a taker that must finish (resting = false),
+ * or a maker left on the book (resting = true). */
+static void bob_sell(struct bft *f, struct bob *bob, const char *price, const char *amount,
+                     bool resting)
+{
+    struct clb_connector *c = clb_binance_connector(bob->b);
+    struct clb_order_request rq = { .market = "BTC-USDT", .side = CLB_SIDE_SELL,
+                                    .type = resting ? CLB_ORDER_LIMIT_MAKER : CLB_ORDER_LIMIT };
+    cr_assert_eq(clb_dec_parse_cstr(price, &rq.price), CLB_OK);
+    cr_assert_eq(clb_dec_parse_cstr(amount, &rq.amount), CLB_OK);
+    char cid[CLB_CLIENT_ID_MAX];
+    cr_assert_eq(c->ops->place(c, &rq, cid), CLB_OK);
+    int64_t end = clb_netloop_mono_ns() + INT64_C(5000000000);
+    const struct clb_tracked_order *o;
+    while ((!(o = clb_tracker_get(c->ops->tracker(c), cid)) ||
+            (resting ? !o->confirmed : !clb_order_state_is_terminal(o->state))) &&
+           clb_netloop_mono_ns() < end)
+        clb_netloop_poll(f->loop, NULL, 0, 10);
+    cr_assert(o && (resting ? o->confirmed && !clb_order_state_is_terminal(o->state)
+                            : o->state == CLB_ORDER_FILLED),
+              "bob's sell: %s", o ? clb_order_state_name(o->state) : "not tracked");
+}
+
+static bool fills_at_least(struct bft *f, void *arg)
+{
+    return f->n_fills >= *(size_t *)arg;
+}
+
+Test(binance, restart_resolves_the_orders_of_an_earlier_run, .timeout = 90)
+{
+    struct bft f;
+    start_all(&f, false, NULL);
+    struct bob bob;
+    bob_start(&f, &bob);
+    /* Run 1 (an empty book: the simulator's market is static): three
+     * resting buys at 30000, one above them that bob half-fills, and two
+     * that take bob's resting sell at once. */
+    char a[CLB_CLIENT_ID_MAX], c[CLB_CLIENT_ID_MAX], d[CLB_CLIENT_ID_MAX],
+        e[CLB_CLIENT_ID_MAX], g[CLB_CLIENT_ID_MAX], h[CLB_CLIENT_ID_MAX];
+    cr_assert_eq(place(&f, CLB_SIDE_BUY, CLB_ORDER_LIMIT_MAKER, "30000", "0.001", a), CLB_OK);
+    cr_assert_eq(place(&f, CLB_SIDE_BUY, CLB_ORDER_LIMIT_MAKER, "30000", "0.001", c), CLB_OK);
+    cr_assert_eq(place(&f, CLB_SIDE_BUY, CLB_ORDER_LIMIT_MAKER, "30000", "0.001", d), CLB_OK);
+    cr_assert_eq(place(&f, CLB_SIDE_BUY, CLB_ORDER_LIMIT_MAKER, "30500", "0.002", h), CLB_OK);
+    bob_sell(&f, &bob, "31000", "0.02", true);
+    cr_assert_eq(place(&f, CLB_SIDE_BUY, CLB_ORDER_LIMIT, "31000", "0.01", e), CLB_OK);
+    cr_assert_eq(place(&f, CLB_SIDE_BUY, CLB_ORDER_LIMIT, "31000", "0.01", g), CLB_OK);
+    cr_assert(bft_wait(&f, 5000, order_live_confirmed, a));
+    cr_assert(bft_wait(&f, 5000, order_live_confirmed, c));
+    cr_assert(bft_wait(&f, 5000, order_live_confirmed, d));
+    cr_assert(bft_wait(&f, 5000, order_live_confirmed, h));
+    cr_assert(bft_wait(&f, 5000, order_completed, e));
+    cr_assert(bft_wait(&f, 5000, order_completed, g));
+    size_t want = f.n_fills + 1;
+    bob_sell(&f, &bob, "30500", "0.001", false);
+    cr_assert(bft_wait(&f, 5000, fills_at_least, &want), "h's first fill not seen");
+    cr_assert_eq(fills_of(&f, h), 1);
+
+    /* What the store holds at the crash: a open; c with its create
+     * unanswered; h partly filled (one fill); e finished; d never written
+     * (placed just before the crash); plus an order whose create never
+     * left the process. */
+    static struct rec_order ra, rc, rh, rf;
+    record_order(&f, &ra, a, CLB_ORDER_OPEN, true);
+    record_order(&f, &rc, c, CLB_ORDER_PENDING_CREATE, false);
+    record_order(&f, &rh, h, CLB_ORDER_PARTIALLY_FILLED, true);
+    record_order(&f, &rf, a, CLB_ORDER_PENDING_CREATE, false);
+    snprintf(rf.cid, sizeof(rf.cid), "t-BBCUT%s", "1234567890abc0000");
+    /* g finished in run 1 but its records never reached the store: its
+     * fills are forgotten here, as the store forgot them */
+    size_t kept = 0;
+    for (size_t i = 0; i < f.n_fills; i++)
+        if (strcmp(f.fills[i].cid, g) != 0)
+            f.fills[kept++] = f.fills[i];
+    size_t g_fills = f.n_fills - kept;
+    cr_assert_gt(g_fills, 0);
+    f.n_fills = kept;
+    size_t fills_run1 = f.n_fills;
+    int64_t since_ms = (int64_t)time(NULL) * 1000 - 60000; /* before run 1 */
+
+    /* The crash: the connector goes away, the orders stay on the exchange. */
+    clb_binance_destroy(f.b);
+    f.b = NULL;
+    /* Downtime: bob fills the rest of h. */
+    bob_sell(&f, &bob, "30500", "0.001", false);
+
+    /* Run 2. */
+    struct clb_order_restore restore[4] = { ra.r, rc.r, rh.r, rf.r };
+    const char *known[] = { e };
+    struct clb_binance_config bc;
+    char urls[3][128];
+    bft_conn_config(&f, &bc, urls);
+    bc.restore = restore;
+    bc.n_restore = 4;
+    bc.known_ids = known;
+    bc.n_known = 1;
+    bc.adopt_since_ms = since_ms;
+    bft_start_conn(&f, &bc);
+    struct clb_binance_stats s;
+    clb_binance_stats(f.b, &s);
+    cr_expect_eq(s.orders_restored, 4);
+    cr_assert(bft_wait(&f, 15000, bft_is_ready, NULL));
+    cr_assert(bft_settle(&f, 20000), "not settled after the restart");
+
+    const struct clb_order_tracker *tr = f.c->ops->tracker(f.c);
+    /* a and c: live on the exchange, adopted and cancelled */
+    cr_expect_eq(clb_tracker_get(tr, a)->state, CLB_ORDER_CANCELED);
+    cr_expect_eq(clb_tracker_get(tr, c)->state, CLB_ORDER_CANCELED);
+    cr_expect(bft_order_of(&f, c)->created, "c's confirmation is news");
+    /* d: unknown to the store, found by the sweep, tracked and cancelled */
+    const struct clb_tracked_order *od = clb_tracker_get(tr, d);
+    cr_assert_not_null(od, "d was not adopted");
+    cr_expect_eq(od->state, CLB_ORDER_CANCELED);
+    /* g: finished, unknown to the store: found by the sweep, with its fills */
+    const struct clb_tracked_order *og = clb_tracker_get(tr, g);
+    cr_assert_not_null(og, "g was not found by the sweep");
+    cr_expect_eq(og->state, CLB_ORDER_FILLED);
+    cr_expect_eq(fills_of(&f, g), g_fills);
+    /* e: known and finished: left alone */
+    cr_expect_null(clb_tracker_get(tr, e));
+    /* h: its downtime fill arrives once, the recorded one is not repeated */
+    cr_expect_eq(clb_tracker_get(tr, h)->state, CLB_ORDER_FILLED);
+    cr_expect_eq(fills_of(&f, h), 2);
+    cr_expect(bft_order_of(&f, h)->completed);
+    cr_expect_eq(f.n_fills, fills_run1 + 1 + g_fills);
+    /* the order that never reached the exchange: lost */
+    const struct clb_tracked_order *of = clb_tracker_get(tr, rf.cid);
+    cr_assert_not_null(of);
+    cr_expect_eq(of->state, CLB_ORDER_FAILED);
+    cr_expect(of->lost);
+    clb_binance_stats(f.b, &s);
+    cr_expect_geq(s.sweeps, 1);
+    cr_expect_eq(s.orphans_adopted, 2, "adopted %" PRIu64, s.orphans_adopted);
+    /* nothing open anywhere, every trade exactly once */
+    cr_expect_eq(bft_check_orders_and_fills(&f), 0);
+    clb_binance_destroy(bob.b);
     bft_stop(&f);
 }

@@ -1053,6 +1053,103 @@ Test(order_tracker, listener_can_act_on_the_order_it_hears_about)
     clb_tracker_deinit(&f.t);
 }
 
+/* ---- restore from an earlier run -------------------------------------------- */
+
+static struct clb_fill mkfill(const char *tid, int64_t m)
+{
+    return (struct clb_fill){ .trade_id = tid, .price = D(1000, 1), .amount = D(m, 1),
+                              .fee = D(m, 4), .fee_asset = "USDT", .is_maker = true };
+}
+
+Test(order_tracker, restore_is_silent_and_only_news_publishes)
+{
+    struct fx f;
+    fx_init(&f, 8);
+    struct clb_fill fl[2] = { mkfill("t1", 3), mkfill("t2", 2) };
+    struct clb_order_restore r = { .params = params("r1"), .exchange_order_id = "77",
+                                   .state = CLB_ORDER_PARTIALLY_FILLED, .fills = fl,
+                                   .n_fills = 2 };
+    cr_assert_eq(clb_tracker_restore(&f.t, &r, 5), CLB_OK);
+    cr_assert_eq(f.rec.n, 0, "restore published %d event(s)", f.rec.n);
+    const struct clb_tracked_order *o = get(&f, "r1");
+    cr_assert_not_null(o);
+    cr_assert_eq(o->state, CLB_ORDER_PARTIALLY_FILLED);
+    cr_assert(o->confirmed);
+    cr_assert_str_eq(o->exchange_order_id, "77");
+    cr_assert_eq(clb_dec_cmp(o->executed_base, D(5, 1)), 0);
+    cr_assert_eq(o->n_fills, 2);
+    /* a recorded trade reported again is a duplicate; a new one is news */
+    cr_assert_eq(fill(&f, "r1", "t2", 2, 6), CLB_EDUPLICATE);
+    cr_assert_eq(f.rec.n, 0);
+    cr_assert_eq(fill(&f, "r1", "t3", 5, 7), CLB_OK);
+    cr_assert_eq(get(&f, "r1")->state, CLB_ORDER_FILLED);
+    cr_assert_eq(f.rec.n, 2);
+    cr_assert_eq(f.rec.ev[0].type, CLB_EV_ORDER_FILLED);
+    cr_assert_eq(f.rec.ev[1].type, CLB_EV_ORDER_COMPLETED);
+    cr_assert_eq(clb_tracker_count_live(&f.t), 0);
+    clb_tracker_deinit(&f.t);
+}
+
+Test(order_tracker, restore_without_exchange_id_is_an_unknown_create)
+{
+    struct fx f;
+    fx_init(&f, 8);
+    struct clb_order_restore r = { .params = params("u1"), .state = CLB_ORDER_PENDING_CREATE };
+    cr_assert_eq(clb_tracker_restore(&f.t, &r, 5), CLB_OK);
+    const struct clb_tracked_order *o = get(&f, "u1");
+    cr_assert_eq(o->state, CLB_ORDER_PENDING_CREATE);
+    cr_assert(!o->confirmed);
+    cr_assert(o->creation_outcome_unknown);
+    /* the exchange never got it: lost after the threshold, with an event */
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(clb_tracker_on_not_found(&f.t, "u1", 10 + i), CLB_OK);
+    cr_assert_eq(get(&f, "u1")->state, CLB_ORDER_FAILED);
+    cr_assert(get(&f, "u1")->lost);
+    cr_assert_eq(f.rec.n, 1);
+    cr_assert_eq(f.rec.ev[0].type, CLB_EV_ORDER_FAILED);
+
+    /* a pending cancel without an id: unconfirmed, one cancel counted; a
+     * CANCELED status ends it with one event */
+    r = (struct clb_order_restore){ .params = params("u2"), .state = CLB_ORDER_PENDING_CANCEL };
+    rec_reset(&f.rec);
+    cr_assert_eq(clb_tracker_restore(&f.t, &r, 20), CLB_OK);
+    cr_assert_eq(get(&f, "u2")->state, CLB_ORDER_PENDING_CANCEL);
+    cr_assert_eq(get(&f, "u2")->cancel_requests, 1);
+    cr_assert_eq(clb_tracker_on_status(&f.t, "u2", CLB_XORDER_CANCELED, "9", D(0, 1), 21),
+                 CLB_OK);
+    cr_assert_eq(get(&f, "u2")->state, CLB_ORDER_CANCELED);
+    cr_assert_eq(f.rec.n, 1);
+    cr_assert_eq(f.rec.ev[0].type, CLB_EV_ORDER_CANCELLED);
+    clb_tracker_deinit(&f.t);
+}
+
+Test(order_tracker, restore_refuses_bad_input_and_leaves_nothing)
+{
+    struct fx f;
+    fx_init(&f, 8);
+    struct clb_fill over[2] = { mkfill("t1", 6), mkfill("t2", 6) }; /* 1.2 of 1.0 */
+    struct clb_order_restore r = { .params = params("b1"), .exchange_order_id = "1",
+                                   .state = CLB_ORDER_OPEN, .fills = over, .n_fills = 2 };
+    cr_assert_eq(clb_tracker_restore(&f.t, &r, 1), CLB_EINVAL);
+    cr_assert_null(get(&f, "b1"));
+    cr_assert_eq(clb_tracker_count(&f.t), 0);
+    r.n_fills = 0;
+    r.state = CLB_ORDER_FILLED; /* terminal: nothing to restore */
+    cr_assert_eq(clb_tracker_restore(&f.t, &r, 1), CLB_EINVAL);
+    r.state = CLB_ORDER_OPEN;
+    r.params.amount = D(0, 1);
+    cr_assert_eq(clb_tracker_restore(&f.t, &r, 1), CLB_EINVAL);
+    r.params = params("b1");
+    cr_assert_eq(clb_tracker_restore(&f.t, &r, 1), CLB_OK);
+    cr_assert_eq(clb_tracker_restore(&f.t, &r, 1), CLB_EEXIST);
+    cr_assert_eq(clb_tracker_count(&f.t), 1);
+    cr_assert_eq(f.rec.n, 0);
+    /* the bus is attached again afterwards */
+    cr_assert_eq(clb_tracker_on_cancelled(&f.t, "b1", 2), CLB_OK);
+    cr_assert_eq(f.rec.n, 1);
+    clb_tracker_deinit(&f.t);
+}
+
 /* ---- property test against a naive reference ----------------------------- */
 
 static uint64_t splitmix64(uint64_t *s)

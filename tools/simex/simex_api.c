@@ -918,6 +918,53 @@ static void h_open_orders(struct clb_simex *s, struct sx_req *rq, struct call *c
     out->result = arr;
 }
 
+static int cmp_order_id(const void *a, const void *b)
+{
+    uint64_t x = (*(struct sx_order *const *)a)->id, y = (*(struct sx_order *const *)b)->id;
+    return (x > y) - (x < y);
+}
+
+/* GET /api/v3/allOrders: the user's orders of one market, live and
+ * finished (as far as the history keeps them), ascending by id. From
+ * orderId or startTime when given, else the most recent `limit`. */
+static void h_all_orders(struct clb_simex *s, struct sx_req *rq, struct call *c,
+                         struct sx_resp *out)
+{
+    int mi;
+    bool has_oid, has_start, has_end, has_limit;
+    uint64_t oid = 0, start = 0, end = 0, limit = 500;
+    if (!req_symbol(s, rq, &mi, out) || !opt_u64(rq, "orderId", &has_oid, &oid, out) ||
+        !opt_u64(rq, "startTime", &has_start, &start, out) ||
+        !opt_u64(rq, "endTime", &has_end, &end, out) ||
+        !opt_u64(rq, "limit", &has_limit, &limit, out))
+        return;
+    if (has_limit && (limit < 1 || limit > 1000))
+        FAIL(out, 400, -1130, "Data sent for parameter 'limit' is not valid.");
+    if (has_start && has_end && (end < start || end - start > UINT64_C(86400000)))
+        FAIL(out, 400, -1127, "More than 24 hours between startTime and endTime.");
+    struct sx_order **list = malloc((size_t)(s->orders_cap ? s->orders_cap : 1) * sizeof(*list));
+    if (!list)
+        FAIL(out, 500, -1000, "An unknown error occurred while processing the request.");
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->orders_cap; i++) {
+        struct sx_order *o = &s->orders[i];
+        if (!o->id || o->user != (uint32_t)c->user || o->market != (uint32_t)mi ||
+            (has_oid && o->id < oid) || (has_start && (uint64_t)o->time_ms < start) ||
+            (has_end && (uint64_t)o->time_ms > end))
+            continue;
+        list[n++] = o;
+    }
+    qsort(list, n, sizeof(*list), cmp_order_id);
+    uint32_t first = 0;
+    if (!has_oid && !has_start && n > limit)
+        first = n - (uint32_t)limit;
+    json_t *arr = json_array();
+    for (uint32_t i = first; i < n && json_array_size(arr) < limit; i++)
+        json_array_append_new(arr, order_json(s, list[i], c->now_ms));
+    free(list);
+    out->result = arr;
+}
+
 static void h_open_orders_cancel(struct clb_simex *s, struct sx_req *rq, struct call *c,
                                  struct sx_resp *out)
 {
@@ -1126,6 +1173,8 @@ static const struct endpoint endpoints[] = {
       h_open_orders, "symbol" },
     { "DELETE", "/api/v3/openOrders", "openOrders.cancelAll", true, true, false, w1,
       h_open_orders_cancel, "symbol" },
+    { "GET", "/api/v3/allOrders", "allOrders", true, false, false, w20, h_all_orders,
+      "symbol orderId startTime endTime limit" },
     { "GET", "/api/v3/account", "account.status", true, false, false, w20, h_account,
       "omitZeroBalances" },
     { "GET", "/api/v3/account/commission", "account.commission", true, false, false, w20,
