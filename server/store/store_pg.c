@@ -15,12 +15,22 @@
  * first error of a batch is kept; the statements after it are aborted by
  * the server, and the batch ends with ROLLBACK.
  *
+ * Fills, the bulk of what a busy engine writes, are gathered into one
+ * INSERT ... SELECT FROM unnest($1::text[], ...) per FILL_BATCH rows: one
+ * statement and fourteen array parameters instead of a statement (or a
+ * group of VALUES rows) with fourteen parameters per fill. PostgreSQL then
+ * plans and initialises once per batch and parses each array in one go;
+ * measured with colibri-store-bench on this 2-core box, fills went from
+ * ~40 000/s (64-row VALUES groups) to the figure in the closing notes.
+ *
  * A failure is CLB_EIO when the connection is gone or the server says it
  * cannot work now (SQLSTATE classes 08 connection, 53 resources, 57 operator
  * intervention, 58 system, and 40001/40P01/25006), CLB_EEXIST for a unique
  * violation (23505), CLB_EINVAL otherwise.
  */
 #include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +39,11 @@
 #include "store_backend.h"
 
 #define PIPE_SYNC_EVERY 256
-#define FILL_GROUP 64
+#define FILL_BATCH 1000               /* fills per INSERT ... unnest */
 #define FILL_COLS 14
-#define FILL_ARENA (FILL_GROUP * FILL_COLS * 80)
+#define FILL_COL_MAX (1024 * 1024)    /* bytes of one column's array literal */
+#define FILL_KEY_MAX 192              /* connector, market and trade id of a fill */
+#define FILL_SLOTS (2 * FILL_BATCH)   /* the batch's key set (open addressing) */
 #define MIGRATION_LOCK_KEY "7165291463203123969" /* any constant shared by colibri */
 
 struct pg {
@@ -41,11 +53,15 @@ struct pg {
     int batch_rc;  /* first error of the batch */
     int pending;   /* statements sent since the last sync */
     char last_status[32]; /* command tag of the last result read in a batch */
-    /* fills waiting to be sent as one multi-row INSERT */
+    /* fills waiting to be sent as one INSERT: an array literal per column,
+     * "{" then the quoted elements separated by commas */
     int nfill;
-    size_t arena_used;
-    const char *fill_vals[FILL_GROUP * FILL_COLS];
-    char arena[FILL_ARENA];
+    char *col[FILL_COLS];
+    size_t col_len[FILL_COLS], col_cap[FILL_COLS];
+    /* the keys of the waiting fills: a trade repeated within the batch is
+     * left out (the first copy wins, as ON CONFLICT DO NOTHING would) */
+    char (*keys)[FILL_KEY_MAX];
+    int16_t slots[FILL_SLOTS]; /* fill index + 1, 0 = free */
 };
 
 struct pg_params {
@@ -117,6 +133,9 @@ static void pg_disconnect(struct clb_store *s)
     if (!p)
         return;
     PQfinish(p->c);
+    for (int c = 0; c < FILL_COLS; c++)
+        free(p->col[c]);
+    free(p->keys);
     free(p);
     s->conn = NULL;
 }
@@ -196,29 +215,47 @@ static void stmt_name(enum store_stmt st, char *buf, size_t cap)
     snprintf(buf, cap, "clb_st%d", (int)st);
 }
 
-/* "INSERT INTO fills (...) VALUES ($1..$14), ($15..$28), ... ON CONFLICT ..."
- * built from the single-row statement. */
-static char *fill_group_sql(void)
+/* "INSERT INTO fills (columns) SELECT * FROM unnest($1::text[], ...) AS
+ * u(columns) WHERE NOT EXISTS (the same key in fills)", built from the
+ * single-row statement's column list. The casts follow the columns:
+ * instance_id, connector, market, trade_id, client_order_id,
+ * exchange_order_id, strategy_id, side, price, amount, fee, fee_asset,
+ * is_maker, ts_ms.
+ *
+ * NOT EXISTS instead of ON CONFLICT DO NOTHING: an arbiter index makes
+ * every row a speculative insertion (insert, then confirm), about a third
+ * of the cost of a fill here. Only this instance's writer inserts this
+ * instance's fills, so nothing slips in between the check and the insert;
+ * if something did, the unique key refuses it, the batch fails with
+ * CLB_EEXIST and the writer redoes it one record at a time,
+ * where the check sees the first copy. Repeats within one batch are left
+ * out before sending (pg_queue_fill), so that only happens when two
+ * processes write the same instance's fills at once. */
+static char *fill_batch_sql(void)
 {
+    static const char *const types[FILL_COLS] = { "text",    "text",    "text",    "text",
+                                                  "text",    "text",    "text",    "text",
+                                                  "numeric", "numeric", "numeric", "text",
+                                                  "smallint", "bigint" };
     const char *one = store_stmt_sql(ST_FILL_INSERT);
+    const char *cols = strchr(one, '(');
     const char *values = strstr(one, " VALUES ");
-    const char *tail = strstr(one, " ON CONFLICT");
-    if (!values || !tail)
+    if (!cols || !values || cols > values)
         return NULL;
-    size_t cap = (size_t)(values - one) + strlen(tail) + 16 + (size_t)FILL_GROUP * FILL_COLS * 8;
+    size_t cap = 2 * (size_t)(values - one) + 512 + FILL_COLS * 24;
     char *sql = malloc(cap);
     if (!sql)
         return NULL;
     size_t n = (size_t)(values - one);
     memcpy(sql, one, n);
-    n += (size_t)snprintf(sql + n, cap - n, " VALUES ");
-    for (int r = 0; r < FILL_GROUP; r++) {
-        n += (size_t)snprintf(sql + n, cap - n, r ? ", (" : "(");
-        for (int c = 0; c < FILL_COLS; c++)
-            n += (size_t)snprintf(sql + n, cap - n, c ? ", $%d" : "$%d", r * FILL_COLS + c + 1);
-        n += (size_t)snprintf(sql + n, cap - n, ")");
-    }
-    snprintf(sql + n, cap - n, "%s", tail);
+    n += (size_t)snprintf(sql + n, cap - n, " SELECT * FROM unnest(");
+    for (int c = 0; c < FILL_COLS; c++)
+        n += (size_t)snprintf(sql + n, cap - n, "%s$%d::%s[]", c ? ", " : "", c + 1, types[c]);
+    n += (size_t)snprintf(sql + n, cap - n, ") AS u%.*s", (int)(values - cols), cols);
+    snprintf(sql + n, cap - n,
+             " WHERE NOT EXISTS (SELECT 1 FROM fills f WHERE f.trade_id = u.trade_id"
+             " AND f.market = u.market AND f.connector = u.connector"
+             " AND f.instance_id = u.instance_id)");
     return sql;
 }
 
@@ -227,12 +264,12 @@ static int pg_prepare_all(struct clb_store *s)
     struct pg *p = s->conn;
     if (p->prepared)
         return CLB_OK;
-    char *group = fill_group_sql();
+    char *group = fill_batch_sql();
     if (!group) {
         store_set_err(s, "out of memory");
         return CLB_ENOMEM;
     }
-    PGresult *gr = PQprepare(p->c, "clb_fills_group", group, 0, NULL);
+    PGresult *gr = PQprepare(p->c, "clb_fills_batch", group, 0, NULL);
     free(group);
     if (!res_ok(gr)) {
         int rc = pg_fail(s, p, gr, "prepare");
@@ -394,7 +431,7 @@ static int pg_batch_begin(struct clb_store *s)
     p->batch_rc = CLB_OK;
     p->pending = 0;
     p->nfill = 0;
-    p->arena_used = 0;
+    memset(p->slots, 0, sizeof(p->slots));
     p->last_status[0] = '\0';
     if (!PQsendQueryParams(p->c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)) {
         p->batch_rc = pg_fail(s, p, NULL, "begin");
@@ -416,26 +453,83 @@ static int pg_send(struct clb_store *s, const char *name, int n, const char *con
     return CLB_OK;
 }
 
-/* Sends the waiting fills: one multi-row INSERT for a full group, else one
- * INSERT per row. */
+/* Sends the waiting fills as one INSERT ... unnest. */
 static int pg_flush_fills(struct clb_store *s)
 {
     struct pg *p = s->conn;
-    int rc = CLB_OK;
-    if (p->nfill == FILL_GROUP) {
-        rc = pg_send(s, "clb_fills_group", FILL_GROUP * FILL_COLS, p->fill_vals);
-    } else {
-        char name[32];
-        stmt_name(ST_FILL_INSERT, name, sizeof(name));
-        for (int i = 0; i < p->nfill && rc == CLB_OK; i++)
-            rc = pg_send(s, name, FILL_COLS, p->fill_vals + i * FILL_COLS);
+    if (p->nfill == 0)
+        return CLB_OK;
+    const char *vals[FILL_COLS];
+    for (int c = 0; c < FILL_COLS; c++) {
+        p->col[c][p->col_len[c]] = '}'; /* room kept by col_append */
+        p->col[c][p->col_len[c] + 1] = '\0';
+        vals[c] = p->col[c];
     }
+    int rc = pg_send(s, "clb_fills_batch", FILL_COLS, vals);
     p->nfill = 0;
-    p->arena_used = 0;
+    memset(p->slots, 0, sizeof(p->slots));
     return rc;
 }
 
-/* Copies one fill's parameters into the arena. */
+/* FNV-1a. */
+static uint64_t key_hash(const char *k)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *k; k++)
+        h = (h ^ (unsigned char)*k) * 1099511628211ull;
+    return h;
+}
+
+/* True when a fill with key k already waits in this batch; otherwise
+ * records k as the next fill's. */
+static bool key_seen(struct pg *p, const char *k)
+{
+    uint32_t i = (uint32_t)(key_hash(k) % FILL_SLOTS);
+    for (; p->slots[i]; i = (i + 1) % FILL_SLOTS)
+        if (strcmp(p->keys[p->slots[i] - 1], k) == 0)
+            return true;
+    p->slots[i] = (int16_t)(p->nfill + 1);
+    memcpy(p->keys[p->nfill], k, strlen(k) + 1);
+    return false;
+}
+
+/* Appends element v (NULL: SQL NULL) to column c's array literal, quoted
+ * with " and \ escaped, keeping room for the closing brace. */
+static int col_append(struct pg *p, int c, const char *v)
+{
+    size_t need = 4 + (v ? 2 * strlen(v) + 2 : 4); /* ",", quotes/escapes, "}\0" */
+    if (p->col_len[c] + need > p->col_cap[c]) {
+        size_t cap = p->col_cap[c] ? p->col_cap[c] * 2 : 4096;
+        while (cap < p->col_len[c] + need)
+            cap *= 2;
+        if (cap > FILL_COL_MAX)
+            return CLB_EFULL;
+        char *n = realloc(p->col[c], cap);
+        if (!n)
+            return CLB_ENOMEM;
+        p->col[c] = n;
+        p->col_cap[c] = cap;
+    }
+    char *d = p->col[c] + p->col_len[c];
+    *d++ = p->nfill ? ',' : '{';
+    if (!v) {
+        memcpy(d, "NULL", 4);
+        d += 4;
+    } else {
+        *d++ = '"';
+        for (; *v; v++) {
+            if (*v == '"' || *v == '\\')
+                *d++ = '\\';
+            *d++ = *v;
+        }
+        *d++ = '"';
+    }
+    p->col_len[c] = (size_t)(d - p->col[c]);
+    return CLB_OK;
+}
+
+/* Adds one fill to the waiting batch (sent when FILL_BATCH are waiting or
+ * a column would outgrow FILL_COL_MAX). */
 static int pg_queue_fill(struct clb_store *s, const struct db_param *prm)
 {
     struct pg *p = s->conn;
@@ -450,27 +544,33 @@ static int pg_queue_fill(struct clb_store *s, const struct db_param *prm)
             snprintf(ints[i], sizeof(ints[i]), "%lld", (long long)prm[i].i);
             v[i] = ints[i];
         }
-        need += v[i] ? strlen(v[i]) + 1 : 0;
+        size_t len = v[i] ? 2 * strlen(v[i]) + 8 : 8;
+        if (len > FILL_COL_MAX / 2)
+            return CLB_EINVAL;
+        if (p->col_len[i] + len > FILL_COL_MAX)
+            need = 1;
     }
-    if (need > FILL_ARENA)
+    /* connector, market, trade id (the instance is the store's own) */
+    char key[FILL_KEY_MAX];
+    if (!v[1] || !v[2] || !v[3] ||
+        snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", v[1], v[2], v[3]) >= (int)sizeof(key))
         return CLB_EINVAL;
-    if (p->arena_used + need > FILL_ARENA) {
-        int rc = pg_flush_fills(s);
-        if (rc != CLB_OK)
-            return rc;
-    }
-    const char **vals = p->fill_vals + p->nfill * FILL_COLS;
-    for (int i = 0; i < FILL_COLS; i++) {
-        if (!v[i]) {
-            vals[i] = NULL;
-            continue;
+    if (!p->keys && !(p->keys = malloc((size_t)FILL_BATCH * sizeof(*p->keys))))
+        return CLB_ENOMEM;
+    int rc;
+    if (need && (rc = pg_flush_fills(s)) != CLB_OK)
+        return rc;
+    if (p->nfill == 0)
+        for (int c = 0; c < FILL_COLS; c++)
+            p->col_len[c] = 0;
+    if (key_seen(p, key))
+        return CLB_OK; /* a repeat within the batch: the first copy stands */
+    for (int c = 0; c < FILL_COLS; c++)
+        if ((rc = col_append(p, c, v[c])) != CLB_OK) {
+            store_set_err(s, "postgres: fill batch: %s", clb_strerror(rc));
+            return p->batch_rc = rc; /* a half-added row: the batch must not commit */
         }
-        size_t len = strlen(v[i]) + 1;
-        memcpy(p->arena + p->arena_used, v[i], len);
-        vals[i] = p->arena + p->arena_used;
-        p->arena_used += len;
-    }
-    if (++p->nfill == FILL_GROUP)
+    if (++p->nfill == FILL_BATCH)
         return pg_flush_fills(s);
     return CLB_OK;
 }
@@ -502,7 +602,7 @@ static int pg_batch_end(struct clb_store *s, bool commit)
     if (p->nfill && commit && p->batch_rc == CLB_OK)
         pg_flush_fills(s);
     p->nfill = 0;
-    p->arena_used = 0;
+    memset(p->slots, 0, sizeof(p->slots));
     bool do_commit = commit && p->batch_rc == CLB_OK;
     p->last_status[0] = '\0';
     if (PQstatus(p->c) == CONNECTION_OK &&

@@ -1061,13 +1061,15 @@ Test(store, cli_migrate)
     cr_assert_eq(run_cli(args, out, sizeof(out)), 0, "%s", out);
     cr_assert_not_null(strstr(out, tl_pg() ? "applied 001_init.postgres.sql"
                                            : "applied 001_init.sqlite.sql"), "%s", out);
-    cr_assert_not_null(strstr(out, "schema version 1"), "%s", out);
+    cr_assert_not_null(strstr(out, tl_pg() ? "applied 002_fills_keys.postgres.sql"
+                                           : "applied 002_fills_keys.sqlite.sql"), "%s", out);
+    cr_assert_not_null(strstr(out, "schema version 2"), "%s", out);
     cr_assert_eq(run_cli(args, out, sizeof(out)), 0, "%s", out);
     cr_assert_not_null(strstr(out, "nothing to apply"), "%s", out);
     cr_assert_null(strstr(out, "applied 0"), "%s", out);
     snprintf(args, sizeof(args), "--database '%s' --status", tl_url);
     cr_assert_eq(run_cli(args, out, sizeof(out)), 0, "%s", out);
-    cr_assert_not_null(strstr(out, "schema version 1;"), "%s", out);
+    cr_assert_not_null(strstr(out, "schema version 2;"), "%s", out);
     /* the default database under --data-dir */
     snprintf(args, sizeof(args), "--data-dir '%s/dd'", tl_dir);
     cr_assert_eq(run_cli(args, out, sizeof(out)), 0, "%s", out);
