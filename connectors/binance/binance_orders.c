@@ -600,6 +600,28 @@ static int adopt(struct clb_binance *b, uint32_t mi, const struct clb_bn_order *
     return CLB_OK;
 }
 
+/* The orders of a successful openOrders / allOrders answer (what names it
+ * in the log), heap-allocated (free it), or NULL: no answer, a refused
+ * body (counted as a bad message) or no memory. */
+static struct clb_bn_order *order_list(struct clb_binance *b, const struct clb_http_resp *r,
+                                       const char *what, size_t *n)
+{
+    if (outcome_of(r) != OUT_OK)
+        return NULL;
+    struct clb_bn_order *list = malloc(MAX_OPEN * sizeof(*list));
+    if (!list)
+        return NULL;
+    char err[160];
+    if (clb_bn_parse_open_orders(r->body, r->body_len, list, MAX_OPEN, n, err, sizeof(err)) !=
+        CLB_OK) {
+        b->stats.bad_messages++;
+        bn_log(b, "%s refused: %s", what, err);
+        free(list);
+        return NULL;
+    }
+    return list;
+}
+
 /* Open orders of one market: confirm ours, adopt strangers carrying our
  * prefix, and query the status of every confirmed live order that is not
  * listed (filled or cancelled while we were not listening). */
@@ -608,20 +630,10 @@ static void on_open_orders(struct clb_binance *b, struct bn_req *rq,
 {
     uint32_t mi = rq->market;
     b->open_inflight[mi] = false;
-    if (outcome_of(r) != OUT_OK)
-        return;
-    struct clb_bn_order *list = malloc(MAX_OPEN * sizeof(*list));
     size_t n = 0;
+    struct clb_bn_order *list = order_list(b, r, "openOrders", &n);
     if (!list)
         return;
-    char err[160];
-    if (clb_bn_parse_open_orders(r->body, r->body_len, list, MAX_OPEN, &n, err, sizeof(err)) !=
-        CLB_OK) {
-        b->stats.bad_messages++;
-        bn_log(b, "openOrders refused: %s", err);
-        free(list);
-        return;
-    }
     b->stats.open_orders_polls++;
     int64_t now = bn_wall_ns();
     size_t plen = strlen(b->prefix);
@@ -767,20 +779,10 @@ static void on_all_orders(struct clb_binance *b, struct bn_req *rq,
 {
     uint32_t mi = rq->market;
     b->sweep_inflight[mi] = false;
-    if (outcome_of(r) != OUT_OK)
-        return; /* asked again at next_sweep_ns */
-    struct clb_bn_order *list = malloc(MAX_OPEN * sizeof(*list));
     size_t n = 0;
+    struct clb_bn_order *list = order_list(b, r, "allOrders", &n);
     if (!list)
-        return;
-    char err[160];
-    if (clb_bn_parse_open_orders(r->body, r->body_len, list, MAX_OPEN, &n, err, sizeof(err)) !=
-        CLB_OK) {
-        b->stats.bad_messages++;
-        bn_log(b, "allOrders refused: %s", err);
-        free(list);
-        return;
-    }
+        return; /* asked again at next_sweep_ns */
     b->stats.sweeps++;
     int64_t now = bn_wall_ns();
     size_t plen = strlen(b->prefix);
