@@ -196,6 +196,7 @@ struct conn_spec {
     char rest_url[ENG_URL_MAX], stream_url[ENG_URL_MAX], ws_api_url[ENG_URL_MAX];
     char client_id_prefix[ENG_PREFIX_MAX]; /* "" = the connector's default */
     bool orders_over_rest;                 /* true: never place/cancel over the WS API */
+    bool keep_orphans;                     /* "cancel_orphans": false: adopted orders stay */
     char ca_file[ENG_PATH_MAX];            /* "" = system CAs */
     /* amm (gateway_url is kept in rest_url) */
     char network[64], address[64], dex[64];
@@ -284,7 +285,7 @@ static const char *const paper_keys[] = { "name", "type", "markets", "maker_fee"
                                           "latency_ms", NULL };
 static const char *const binance_keys[] = { "name", "type", "markets", "rest_url", "stream_url",
                                             "ws_api_url", "client_id_prefix", "ca_file",
-                                            "orders_over_rest", NULL };
+                                            "orders_over_rest", "cancel_orphans", NULL };
 static const char *const amm_keys[] = { "name", "type", "markets", "gateway_url", "network",
                                         "address", "dex", "fee", "amount_decimals",
                                         "price_decimals", "price_poll_ms", "balance_poll_ms",
@@ -381,12 +382,16 @@ static int parse_binance(json_t *c, size_t idx, struct conn_spec *cs, char *err,
                             "- _ .", idx, sizeof(cs->client_id_prefix) - 1);
         memcpy(cs->client_id_prefix, p, strlen(p) + 1);
     }
-    v = json_object_get(c, "orders_over_rest");
-    if (v && !json_is_boolean(v))
-        return clb_errf(err, errlen, CLB_EINVAL,
-                        "connectors[%zu].orders_over_rest: must be true or false, not %s", idx,
-                        clb_json_type_name(v));
-    cs->orders_over_rest = v && json_is_true(v);
+    static const char *const flags[] = { "orders_over_rest", "cancel_orphans" };
+    for (size_t k = 0; k < 2; k++) {
+        v = json_object_get(c, flags[k]);
+        if (v && !json_is_boolean(v))
+            return clb_errf(err, errlen, CLB_EINVAL,
+                            "connectors[%zu].%s: must be true or false, not %s", idx, flags[k],
+                            clb_json_type_name(v));
+    }
+    cs->orders_over_rest = json_is_true(json_object_get(c, "orders_over_rest"));
+    cs->keep_orphans = json_is_false(json_object_get(c, "cancel_orphans"));
     return parse_ca_file(c, idx, cs, err, errlen);
 }
 
@@ -3956,6 +3961,7 @@ static int setup_binance(struct clb_engine *e, struct eng_conn *ec, const struct
     bc.api_secret = secret;
     bc.client_id_prefix = cs->client_id_prefix[0] ? cs->client_id_prefix : NULL;
     bc.orders_over_rest = cs->orders_over_rest;
+    bc.cancel_orphans = !cs->keep_orphans;
     const struct clb_engine_conn_start *xs = e->xstart[i];
     if (xs) {
         bc.restore = xs->restore;

@@ -854,6 +854,7 @@ Test(engine, binance_config_errors_name_the_key)
         { "{\"ca_file\": \"/nonexistent/ca.pem\"}", "connectors[0].ca_file: cannot read" },
         { "{\"ca_file\": 1}", "connectors[0].ca_file: " },
         { "{\"orders_over_rest\": \"yes\"}", "connectors[0].orders_over_rest: must be true" },
+        { "{\"cancel_orphans\": 1}", "connectors[0].cancel_orphans: must be true or false" },
         { "{\"name\": \"b n\"}", "connectors[0].name: " },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
