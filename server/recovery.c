@@ -414,7 +414,8 @@ static int prepare_exchange(struct clb_store *st, struct clb_recovery_exchange *
                         clb_store_errmsg(st));
     if (newest <= 0)
         return CLB_OK; /* nothing ever stored: nothing to sweep for */
-    xe->since_ms = newest - CLB_RECOVERY_SWEEP_MARGIN_MS;
+    xe->since_ms = newest > CLB_RECOVERY_SWEEP_MARGIN_MS ? newest - CLB_RECOVERY_SWEEP_MARGIN_MS
+                                                          : 1;
     struct known_list kl = { .xe = xe };
     q = (struct clb_store_query){ .connector = xe->name, .since_ms = xe->since_ms,
                                   .limit = CLB_STORE_LIST_MAX, .ascending = true };
