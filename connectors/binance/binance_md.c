@@ -1049,9 +1049,16 @@ static const char *parse_object(struct clb_binance_md *p, const char *c, const c
         char kbuf[16];
         const char *key;
         size_t klen;
-        c = scan_string_view(c, end, kbuf, sizeof(kbuf), &key, &klen);
-        if (!c)
-            return NULL;
+        if (end - c >= 3 && c[2] == '"' && (unsigned char)c[1] >= 0x20 &&
+            (unsigned char)c[1] < 0x80 && c[1] != '"' && c[1] != '\\') {
+            key = c + 1; /* a one-character key, as in every Binance event */
+            klen = 1;
+            c += 3;
+        } else {
+            c = scan_string_view(c, end, kbuf, sizeof(kbuf), &key, &klen);
+            if (!c)
+                return NULL;
+        }
         enum field f = klen <= sizeof(kbuf) ? classify(key, klen, mode) : F_NONE;
         c = skip_ws(c, end);
         if (c >= end || *c != ':')
@@ -1120,6 +1127,129 @@ static const char *parse_object(struct clb_binance_md *p, const char *c, const c
     }
 }
 
+/* ---- the exact form Binance sends ------------------------------------------ */
+
+/* The literal lit at c, or NULL. */
+static inline const char *expect(const char *c, const char *end, const char *lit, size_t n)
+{
+    return (size_t)(end - c) >= n && memcmp(c, lit, n) == 0 ? c + n : NULL;
+}
+
+/* A JSON integer 0..INT64_MAX written plainly (no sign, no leading zero)
+ * and followed by `,`: its end (at the comma) or NULL. */
+static inline const char *fast_uint(const char *c, const char *end, int64_t *out)
+{
+    const char *s = c;
+    uint64_t v = 0;
+    while (c < end && is_digit(*c) && c - s < 18)
+        v = v * 10 + (uint64_t)(*c++ - '0');
+    if (c == s || c >= end || *c != ',' || (*s == '0' && c - s > 1))
+        return NULL; /* 19 digits and more, reals, exponents: the general path */
+    *out = (int64_t)v;
+    return c;
+}
+
+/* A level list at c ('[' checked by the caller) in Binance's form: levels
+ * separated by bare commas, no whitespace. Its end or NULL. */
+static inline const char *fast_levels(const char *c, const char *end, int ps, int qs,
+                                      struct clb_level *out, uint32_t max, size_t *n_out)
+{
+    uint32_t n = 0;
+    c++;
+    if (c < end && *c == ']') {
+        *n_out = 0;
+        return c + 1;
+    }
+    for (;;) {
+        if (n == max || c >= end)
+            return NULL;
+        const char *nx = NULL;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (end - c >= 48)
+            nx = parse_level_binance(c, ps, qs, &out[n]);
+        if (!nx)
+#endif
+        {
+            int err = 0;
+            nx = parse_level(c, end, ps, qs, &out[n], &err);
+            if (!nx)
+                return NULL;
+        }
+        n++;
+        c = nx;
+        if (c >= end)
+            return NULL;
+        if (*c == ']')
+            break;
+        if (*c != ',')
+            return NULL;
+        c++;
+    }
+    *n_out = n;
+    return c + 1;
+}
+
+/* A depthUpdate exactly as Binance writes it, raw or in the combined-stream
+ * envelope: {"stream":"...","data":{"e":"depthUpdate","E":..,"s":"..","U":..,
+ * "u":..,"b":[..],"a":[..]}} with no whitespace, plain strings, plain
+ * integers and Binance's decimal strings. Fills *out and returns true when
+ * the whole message is that and valid; false for anything else (another
+ * layout, an unknown symbol, any error), and the general parser, which
+ * alone reports errors, then reads it from the start. What it accepts the
+ * general parser reads the same way. */
+static bool parse_depth_fast(struct clb_binance_md *p, const char *c, const char *end,
+                             struct clb_binance_md_msg *out)
+{
+    static const char env[] = "{\"stream\":\"";
+    static const char ev[] = "{\"e\":\"depthUpdate\",\"E\":";
+    bool wrapped = false;
+    const char *q = expect(c, end, env, sizeof(env) - 1);
+    if (q) {
+        q = plain_run_end(q, end);
+        if (q >= end || *q != '"' ||
+            !(q = expect(q, end, "\",\"data\":", 9)))
+            return false;
+        wrapped = true;
+    } else {
+        q = c;
+    }
+    int64_t etime, first, last;
+    if (!(q = expect(q, end, ev, sizeof(ev) - 1)) || !(q = fast_uint(q, end, &etime)) ||
+        !(q = expect(q, end, ",\"s\":\"", 6)))
+        return false;
+    const char *sym = q;
+    q = plain_run_end(q, end);
+    if (q >= end || *q != '"')
+        return false;
+    int market = clb_binance_md_find_market(p, sym, (size_t)(q - sym));
+    if (market < 0 || !(q = expect(q, end, "\",\"U\":", 6)) ||
+        !(q = fast_uint(q, end, &first)) || !(q = expect(q, end, ",\"u\":", 5)) ||
+        !(q = fast_uint(q, end, &last)) || !(q = expect(q, end, ",\"b\":[", 6)))
+        return false;
+    const struct clb_binance_md_market *m = &p->markets[market];
+    size_t nb, na;
+    if (!(q = fast_levels(q - 1, end, m->price_scale, m->qty_scale, p->bids, p->max_levels,
+                          &nb)) ||
+        !(q = expect(q, end, ",\"a\":[", 6)) ||
+        !(q = fast_levels(q - 1, end, m->price_scale, m->qty_scale, p->asks, p->max_levels,
+                          &na)) ||
+        !(q = expect(q, end, "}", 1)) || (wrapped && !(q = expect(q, end, "}", 1))) ||
+        skip_ws(q, end) != end)
+        return false;
+    memset(out, 0, sizeof(*out));
+    out->type = CLB_BINANCE_MD_DEPTH;
+    out->market = market;
+    out->event_time_ms = etime;
+    memcpy(out->event, "depthUpdate", 12);
+    out->u.depth.first_update_id = (uint64_t)first;
+    out->u.depth.last_update_id = (uint64_t)last;
+    out->u.depth.bids = p->bids;
+    out->u.depth.n_bids = nb;
+    out->u.depth.asks = p->asks;
+    out->u.depth.n_asks = na;
+    return true;
+}
+
 int clb_binance_md_parse(struct clb_binance_md *p, const char *data, size_t len,
                          struct clb_binance_md_msg *out)
 {
@@ -1129,6 +1259,8 @@ int clb_binance_md_parse(struct clb_binance_md *p, const char *data, size_t len,
     const char *c = skip_ws(data, end);
     if (c >= end || *c != '{')
         return CLB_EPARSE;
+    if (parse_depth_fast(p, c, end, out))
+        return CLB_OK;
     struct obj_state st;
     state_reset(&st, -1);
     c = parse_object(p, c, end, M_TOP, &st, out);
@@ -1178,7 +1310,8 @@ int clb_binance_md_init(struct clb_binance_md *p, const struct clb_binance_md_co
     p->bids = calloc(cfg->max_levels, sizeof(*p->bids));
     p->asks = calloc(cfg->max_levels, sizeof(*p->asks));
     p->markets = calloc(cfg->max_markets, sizeof(*p->markets));
-    if (!p->bids || !p->asks || !p->markets) {
+    p->warm_msg = malloc(CLB_BINANCE_MD_WARM_MAX);
+    if (!p->bids || !p->asks || !p->markets || !p->warm_msg) {
         clb_binance_md_deinit(p);
         return CLB_ENOMEM;
     }
@@ -1194,6 +1327,7 @@ void clb_binance_md_deinit(struct clb_binance_md *p)
     free(p->bids);
     free(p->asks);
     free(p->markets);
+    free(p->warm_msg);
     memset(p, 0, sizeof(*p));
 }
 
@@ -1218,4 +1352,54 @@ int clb_binance_md_add_market(struct clb_binance_md *p, const char *symbol, int 
         *index_out = (int)p->n_markets;
     p->n_markets++;
     return CLB_OK;
+}
+
+/* ---- cache warming --------------------------------------------------------- */
+
+static size_t put_bytes(char *o, size_t at, const char *s, size_t n)
+{
+    memcpy(o + at, s, n);
+    return at + n;
+}
+
+/* One level ["<units>.00000000","<q>.00000000"], units 1..99. */
+static size_t put_warm_level(char *o, size_t at, int units, bool gone)
+{
+    char lv[] = "[\"00.00000000\",\"1.00000000\"]";
+    size_t skip = units < 10 ? 1 : 0; /* no leading zero */
+    lv[2] = (char)('0' + units / 10);
+    lv[3] = (char)('0' + units % 10);
+    if (gone)
+        lv[16] = '0';
+    o[at++] = '[';
+    o[at++] = '"';
+    return put_bytes(o, at, lv + 2 + skip, sizeof(lv) - 1 - 2 - skip);
+}
+
+int clb_binance_md_warm(struct clb_binance_md *p, int market, struct clb_binance_md_msg *out)
+{
+    if (!p || !out || !p->warm_msg || market < 0 || (uint32_t)market >= p->n_markets ||
+        p->max_levels < 10)
+        return CLB_EINVAL;
+    static const char head[] = "{\"stream\":\"warm@depth@100ms\",\"data\":{\"e\":"
+                               "\"depthUpdate\",\"E\":1700000000000,\"s\":\"";
+    static const char ids[] = "\",\"U\":1,\"u\":2,\"b\":[";
+    const struct clb_binance_md_market *m = &p->markets[market];
+    char *o = p->warm_msg;
+    size_t at = put_bytes(o, 0, head, sizeof(head) - 1);
+    at = put_bytes(o, at, m->symbol, m->symbol_len);
+    at = put_bytes(o, at, ids, sizeof(ids) - 1);
+    for (int i = 0; i < 10; i++) { /* best first, as Binance sends them */
+        if (i)
+            o[at++] = ',';
+        at = put_warm_level(o, at, 10 - i, i % 4 == 3);
+    }
+    at = put_bytes(o, at, "],\"a\":[", 7);
+    for (int i = 0; i < 10; i++) {
+        if (i)
+            o[at++] = ',';
+        at = put_warm_level(o, at, 11 + i, i % 4 == 3);
+    }
+    at = put_bytes(o, at, "]}}", 3);
+    return clb_binance_md_parse(p, o, at, out);
 }

@@ -75,6 +75,7 @@ struct clb_binance_md {
     struct clb_binance_md_market *markets;
     uint32_t n_markets;
     uint32_t max_markets;
+    char *warm_msg; /* clb_binance_md_warm's canned message (CLB_BINANCE_MD_WARM_MAX) */
 };
 
 enum clb_binance_md_type {
@@ -147,5 +148,20 @@ int clb_binance_md_parse(struct clb_binance_md *p, const char *data, size_t len,
  * Same errors, plus CLB_EINVAL for a bad market index. */
 int clb_binance_md_parse_snapshot(struct clb_binance_md *p, int market, const char *data,
                                   size_t len, struct clb_binance_md_snapshot *out);
+
+/* Bytes of the canned message clb_binance_md_warm parses. */
+#define CLB_BINANCE_MD_WARM_MAX 1024
+
+/* Cache warming between messages: parses a canned combined-stream
+ * depthUpdate of the registered market `market` (Binance's form, 10 bids
+ * at prices 1..10 and 10 asks at 11..20 in whole units, one level in four
+ * a deletion, U = 1, u = 2) through clb_binance_md_parse, so the parser's
+ * code, its level arrays and the market table are in cache for the next
+ * real message. *out is the parse's result (the levels point into the
+ * parser's arrays, as after any parse); it is not market data and must not
+ * be applied to a real book. CLB_OK, CLB_EINVAL (bad market, or fewer than
+ * 10 levels allowed per side), or a parse error (CLB_EOVERFLOW when 20 at
+ * the market's scales exceeds int64). Never allocates. */
+int clb_binance_md_warm(struct clb_binance_md *p, int market, struct clb_binance_md_msg *out);
 
 #endif

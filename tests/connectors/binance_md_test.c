@@ -996,3 +996,158 @@ Test(binance_md, markets_and_config)
     cr_assert_eq(clb_binance_md_find_market(&p, "BTCUSD", 6), -1);
     clb_binance_md_deinit(&p);
 }
+
+/* ---- Binance's exact form (the parser's fast path) --------------------------- */
+
+/* A decimal string as Binance writes it: integer digits, '.', 8 decimals
+ * (m at scale s <= 8). Now and then something close but different: a
+ * non-zero digit beyond the scale, a long integer part, a zero, 7 or 9
+ * decimals, or a leading zero. */
+static void put_binance_dec(struct sb *b, uint64_t *r, int64_t m, int s, bool vary)
+{
+    int64_t p10 = 1;
+    for (int i = 0; i < s; i++)
+        p10 *= 10;
+    char frac[16];
+    snprintf(frac, sizeof(frac), "%0*lld", s, (long long)(m % p10));
+    char txt[64];
+    int n = snprintf(txt, sizeof(txt), "\"%lld.%s%.*s\"", (long long)(m / p10), s ? frac : "",
+                     8 - s, "00000000");
+    if (vary) {
+        switch (rnd(r, 6)) {
+        case 0: /* a digit beyond the scale (EPRECISION when s < 8) */
+            txt[n - 2] = '7';
+            break;
+        case 1:
+            n = snprintf(txt, sizeof(txt), "\"%lld.%08d\"", 1000000000000LL + m, 0);
+            break;
+        case 2:
+            n = snprintf(txt, sizeof(txt), "\"0.00000000\"");
+            break;
+        case 3:
+            txt[n - 2] = '"';
+            n--;
+            break;
+        case 4:
+            n = snprintf(txt, sizeof(txt), "\"%lld.000000000\"", (long long)(m / p10));
+            break;
+        default:
+            n = snprintf(txt, sizeof(txt), "\"0%lld.00000000\"", (long long)(m / p10));
+            break;
+        }
+    }
+    sb_put(b, txt, (size_t)n);
+}
+
+static void put_binance_int(struct sb *b, uint64_t *r, uint64_t v, bool vary)
+{
+    char txt[48];
+    int n;
+    switch (vary ? rnd(r, 5) : 9) {
+    case 0:
+        n = snprintf(txt, sizeof(txt), "0%llu", (unsigned long long)v);
+        break;
+    case 1:
+        n = snprintf(txt, sizeof(txt), "%llu", 9223372036854775807ULL - rnd(r, 2));
+        break;
+    case 2:
+        n = snprintf(txt, sizeof(txt), "9223372036854775808");
+        break;
+    case 3:
+        n = snprintf(txt, sizeof(txt), "-%llu", (unsigned long long)v);
+        break;
+    case 4:
+        n = snprintf(txt, sizeof(txt), "%llu.0", (unsigned long long)v);
+        break;
+    default:
+        n = snprintf(txt, sizeof(txt), "%llu", (unsigned long long)v);
+        break;
+    }
+    sb_put(b, txt, (size_t)n);
+}
+
+static void gen_binance_depth(struct sb *b, uint64_t *r, bool bad)
+{
+    b->n = 0;
+    const struct mkt *m = &MARKETS[rnd(r, N_MARKETS)];
+    bool wrapped = rnd(r, 3) != 0;
+    if (wrapped)
+        sb_puts(b, rnd(r, 2) ? "{\"stream\":\"btcusdt@depth@100ms\",\"data\":"
+                             : "{\"stream\":\"x\",\"data\":");
+    sb_puts(b, "{\"e\":\"depthUpdate\",\"E\":");
+    put_binance_int(b, r, 1700000000000ULL + rnd(r, 1000000), bad && rnd(r, 8) == 0);
+    sb_puts(b, ",\"s\":\"");
+    sb_puts(b, bad && rnd(r, 10) == 0 ? "XYZUSDT" : m->sym);
+    sb_puts(b, "\",\"U\":");
+    uint64_t first = 1 + rnd(r, 1000000000);
+    put_binance_int(b, r, first, bad && rnd(r, 8) == 0);
+    sb_puts(b, ",\"u\":");
+    put_binance_int(b, r, first + rnd(r, 50), bad && rnd(r, 8) == 0);
+    for (int side = 0; side < 2; side++) {
+        sb_puts(b, side ? ",\"a\":[" : ",\"b\":[");
+        uint32_t n = bad && rnd(r, 20) == 0 ? MAX_LV + 1 : rnd(r, 12);
+        int ps = m->ps > 8 ? 8 : m->ps, qs = m->qs > 8 ? 8 : m->qs;
+        for (uint32_t i = 0; i < n; i++) {
+            if (i)
+                sb_puts(b, bad && rnd(r, 60) == 0 ? ", " : ",");
+            sb_puts(b, "[");
+            int64_t px = side ? 6700001 + (int64_t)i : 6700000 - (int64_t)i;
+            put_binance_dec(b, r, px * (ps > 2 ? 1000 : 1), ps, bad && rnd(r, 25) == 0);
+            sb_puts(b, ",");
+            int64_t q = rnd(r, 5) == 0 ? 0 : 1 + (int64_t)rnd(r, 200000000);
+            put_binance_dec(b, r, rnd(r, 3) == 0 ? q % 10 : q, qs, bad && rnd(r, 25) == 0);
+            sb_puts(b, "]");
+        }
+        sb_puts(b, "]");
+    }
+    sb_puts(b, wrapped ? "}}" : "}");
+    if (bad && rnd(r, 15) == 0)
+        sb_puts(b, rnd(r, 2) ? " \n" : "x");
+}
+
+Test(binance_md, binance_exact_form_matches_reference)
+{
+    struct clb_binance_md p;
+    setup_parser(&p);
+    uint64_t r = 0x5eed0b1a;
+    int ok = 0, errors = 0;
+    for (int i = 0; i < 40000; i++) {
+        bool bad = rnd(&r, 3) == 0;
+        gen_binance_depth(&SB, &r, bad);
+        int rc = check_event(&p, SB.buf, SB.n);
+        if (rc == CLB_OK)
+            ok++;
+        else
+            errors++;
+    }
+    cr_assert_gt(ok, 25000);
+    cr_assert_gt(errors, 3000);
+    clb_binance_md_deinit(&p);
+}
+
+Test(binance_md, warm_parses_a_canned_depth_update)
+{
+    struct clb_binance_md p;
+    setup_parser(&p);
+    struct clb_binance_md_msg msg;
+    for (int mi = 0; mi < N_MARKETS; mi++) {
+        cr_assert_eq(clb_binance_md_warm(&p, mi, &msg), CLB_OK);
+        cr_assert_eq(msg.type, CLB_BINANCE_MD_DEPTH);
+        cr_assert_eq(msg.market, mi);
+        cr_assert_eq(msg.u.depth.n_bids, 10);
+        cr_assert_eq(msg.u.depth.n_asks, 10);
+        int64_t unit = 1;
+        for (int k = 0; k < MARKETS[mi].ps; k++)
+            unit *= 10;
+        for (size_t i = 0; i < 10; i++) {
+            cr_assert_eq(msg.u.depth.bids[i].price, (int64_t)(10 - i) * unit);
+            cr_assert_eq(msg.u.depth.asks[i].price, (int64_t)(11 + i) * unit);
+            cr_assert_eq(msg.u.depth.bids[i].qty == 0, i % 4 == 3);
+        }
+        cr_assert_eq(msg.u.depth.first_update_id, 1);
+        cr_assert_eq(msg.u.depth.last_update_id, 2);
+    }
+    cr_assert_eq(clb_binance_md_warm(&p, N_MARKETS, &msg), CLB_EINVAL);
+    cr_assert_eq(clb_binance_md_warm(&p, -1, &msg), CLB_EINVAL);
+    clb_binance_md_deinit(&p);
+}
