@@ -21,6 +21,12 @@ const struct clb_netloop_config *clb_netloop_cfg_(const struct clb_netloop *l);
  * write interest only when it runs). */
 void clb_netloop_lws_kick_(struct clb_netloop *l);
 
+/* ws_client.c: the number of lws service passes run so far. In one pass
+ * libuv reads each ready socket once, so the messages a connection gets in
+ * one pass all came off the socket in the same read, before the first of
+ * them was handed over (their receive time is the first one's). */
+uint64_t clb_netloop_lws_pass_(const struct clb_netloop *l);
+
 /* http_client.c: handles a finished transfer (called by the loop for each
  * CURLMSG_DONE) and cancels everything at destroy. */
 void clb_http_done_(struct clb_netloop *l, CURL *easy, CURLcode result);

@@ -60,11 +60,22 @@ struct clb_netloop {
     size_t pfd_cap;
     bool in_poll;
     bool lws_kick; /* lws has work libuv does not know about yet */
+    uint64_t lws_pass; /* lws service passes so far (one socket read each) */
     struct clb_http_state_ *http;
 };
 
+/* How much lws reads off a socket in one go, and the largest piece of a
+ * WebSocket message it hands to ws_client.c in one callback. With lws's
+ * defaults (4096 both) a market-data frame above 4 KiB (a busy
+ * depthUpdate) was read in two or more reads, one poll() round apart, and
+ * its tick-to-order clock (started at the first piece) ran while the loop
+ * went round again: 4-130 us of the measured tail. 64 KiB reads a whole
+ * frame at once (over TLS, one record of at most 16 KiB per read still
+ * applies). One read buffer per loop, one rx buffer per connection. */
+#define LWS_READ_BYTES 65536u
+
 static const struct lws_protocols ws_protocols[] = {
-    { "clb-ws", clb_ws_lws_callback_, 0, 0, 0, NULL, 0 },
+    { "clb-ws", clb_ws_lws_callback_, 0, LWS_READ_BYTES, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -110,13 +121,25 @@ void clb_netloop_lws_kick_(struct clb_netloop *l)
     l->lws_kick = true;
 }
 
+uint64_t clb_netloop_lws_pass_(const struct clb_netloop *l)
+{
+    return l->lws_pass;
+}
+
+/* One lws service pass: libuv reads each ready socket once. */
+static void service_lws(struct clb_netloop *l)
+{
+    l->lws_pass++;
+    uv_run(&l->uv, UV_RUN_NOWAIT);
+}
+
 /* Runs lws again while it has asked for it (bounded: a write asked for from
  * inside a write is done the next round). */
 static void lws_kicked(struct clb_netloop *l)
 {
     for (int i = 0; i < 4 && l->lws_kick; i++) {
         l->lws_kick = false;
-        uv_run(&l->uv, UV_RUN_NOWAIT);
+        service_lws(l);
     }
 }
 
@@ -255,6 +278,7 @@ int clb_netloop_create(const struct clb_netloop_config *cfg, struct clb_netloop 
     info.foreign_loops = foreign;
     info.client_ssl_ca_filepath = l->ca_file;
     info.timeout_secs = 15;
+    info.pt_serv_buf_size = LWS_READ_BYTES;
     info.gid = -1;
     info.uid = -1;
     lws_set_log_level(LLL_ERR | LLL_WARN, NULL); /* no start-up notices on stderr */
@@ -451,7 +475,7 @@ int clb_netloop_poll(struct clb_netloop *l, struct pollfd *extra, size_t n_extra
             ready++;
     }
     /* lws (through libuv): sockets and its timers */
-    uv_run(&l->uv, UV_RUN_NOWAIT);
+    service_lws(l);
     lws_kicked(l); /* writes asked for by the callbacks just run */
     /* curl: ready sockets, then its timeout */
     if (n > 0)

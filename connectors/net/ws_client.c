@@ -101,7 +101,7 @@ struct clb_ws_client {
     int busy;
     bool dead;
 
-    uint64_t t_connect, t_ping, t_conn_timeout, t_age, t_notify, t_resolve;
+    uint64_t t_connect, t_ping, t_conn_timeout, t_age, t_notify, t_resolve, t_warm;
     struct resolve *res;
     int resolve_wait_ms;
     bool numeric_host;
@@ -115,6 +115,9 @@ struct clb_ws_client {
     char *rx;
     size_t rx_len, rx_cap;
     int64_t rx_start_ns;
+    uint64_t rx_pass;     /* lws service pass of the last message received */
+    int64_t rx_pass_ns;   /* when its first message was handed over */
+    int64_t last_msg_ns;  /* when the last message arrived (on_warm skips busy times) */
 
     unsigned char *slots; /* send_queue_len * (LWS_PRE + max_send_bytes) */
     size_t *slot_len;
@@ -211,6 +214,7 @@ static bool conn_ended(struct clb_ws_client *c, bool kill, int code, const char 
     cancel_timer(c, &c->t_connect);
     cancel_timer(c, &c->t_notify);
     cancel_timer(c, &c->t_resolve);
+    cancel_timer(c, &c->t_warm);
     resolve_put(c->res);
     c->res = NULL;
     c->stats.send_dropped += c->q_n;
@@ -281,6 +285,25 @@ static void on_ping_timer(void *ud)
     c->ping_pending = true;
     lws_callback_on_writable(c->wsi);
     clb_netloop_timer_add(c->loop, c->cfg.ping_interval_ms, on_ping_timer, c, &c->t_ping);
+}
+
+/* Keeps the message path warm while the connection is quiet: on this
+ * machine class (a VM sharing its cores) the caches lose a handler's code
+ * and data within a few milliseconds of idleness, and a frame then costs
+ * several times what it costs warm. */
+static void on_warm_timer(void *ud)
+{
+    struct clb_ws_client *c = ud;
+    c->t_warm = 0;
+    if (c->st != ST_OPEN)
+        return;
+    clb_netloop_timer_add(c->loop, c->cfg.warm_interval_ms, on_warm_timer, c, &c->t_warm);
+    int64_t quiet_ns = clb_netloop_mono_ns() - c->last_msg_ns;
+    if (quiet_ns < (int64_t)c->cfg.warm_interval_ms * 1000000)
+        return; /* a message went through meanwhile: it is warm */
+    c->busy++;
+    c->h.on_warm(c->ud);
+    leave(c);
 }
 
 static void connect_to(struct clb_ws_client *c, const char *address)
@@ -388,11 +411,21 @@ static void deliver(struct clb_ws_client *c, const char *data, size_t len, int64
 static int on_receive(struct clb_ws_client *c, struct lws *wsi, const char *in, size_t len)
 {
     int64_t now = clb_netloop_mono_ns();
-    c->last_rx_ns = now;
+    c->last_rx_ns = c->last_msg_ns = now;
+    /* The receive time of a message is when the read that brought it
+     * happened: for the second and later messages of one read, that is
+     * before the handlers of the earlier ones ran, not when lws hands
+     * them over. */
+    uint64_t pass = clb_netloop_lws_pass_(c->loop);
+    if (pass != c->rx_pass) {
+        c->rx_pass = pass;
+        c->rx_pass_ns = now;
+    }
+    int64_t read_ns = c->rx_pass_ns;
     bool final = lws_is_final_fragment(wsi);
     if (c->rx_len == 0 && final) {
         c->busy++;
-        deliver(c, in, len, now);
+        deliver(c, in, len, read_ns);
         leave(c);
         return 0;
     }
@@ -401,7 +434,7 @@ static int on_receive(struct clb_ws_client *c, struct lws *wsi, const char *in, 
         return 0;
     }
     if (c->rx_len == 0)
-        c->rx_start_ns = now;
+        c->rx_start_ns = read_ns;
     if (c->rx_len + len > c->rx_cap) {
         size_t cap = c->rx_cap ? c->rx_cap : 4096;
         while (cap < c->rx_len + len)
@@ -525,6 +558,10 @@ int clb_ws_lws_callback_(struct lws *wsi, enum lws_callback_reasons reason, void
             clb_netloop_timer_add(c->loop, c->cfg.ping_interval_ms, on_ping_timer, c, &c->t_ping);
         if (c->cfg.max_age_ms > 0)
             clb_netloop_timer_add(c->loop, c->cfg.max_age_ms, on_age, c, &c->t_age);
+        c->last_msg_ns = c->last_rx_ns;
+        if (c->cfg.warm_interval_ms > 0 && c->h.on_warm)
+            clb_netloop_timer_add(c->loop, c->cfg.warm_interval_ms, on_warm_timer, c,
+                                  &c->t_warm);
         if (c->h.on_open) {
             c->busy++;
             c->h.on_open(c->ud);
@@ -588,7 +625,7 @@ int clb_ws_client_create(struct clb_netloop *l, const struct clb_ws_client_confi
     if (clb_net_url_check(cfg->url, NULL, 0) != CLB_OK)
         return CLB_EINVAL;
     if (cfg->backoff_min_ms < 0 || cfg->backoff_max_ms < 0 || cfg->connect_timeout_ms < 0 ||
-        cfg->pong_timeout_ms < 0 || cfg->max_age_ms < 0)
+        cfg->pong_timeout_ms < 0 || cfg->max_age_ms < 0 || cfg->warm_interval_ms < 0)
         return CLB_EINVAL;
     struct clb_ws_client *c = calloc(1, sizeof(*c));
     if (!c)
@@ -664,6 +701,7 @@ void clb_ws_client_destroy(struct clb_ws_client *c)
     cancel_timer(c, &c->t_age);
     cancel_timer(c, &c->t_notify);
     cancel_timer(c, &c->t_resolve);
+    cancel_timer(c, &c->t_warm);
     resolve_put(c->res);
     c->res = NULL;
     if (c->busy == 0)

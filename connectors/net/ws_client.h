@@ -52,6 +52,8 @@ struct clb_ws_client_config {
     bool write_now;             /* clb_ws_send writes at once (lws_write) when nothing is
                                    queued, instead of at the next writable callback:
                                    lowest latency; false = always queue */
+    int warm_interval_ms;       /* > 0: while open, on_warm every warm_interval_ms unless
+                                   a message arrived in that time; 0 = never */
 };
 
 /* Fills *cfg with the defaults (zeros); set url before use. */
@@ -61,7 +63,9 @@ struct clb_ws_handlers {
     /* The connection is open; clb_ws_send works from here. */
     void (*on_open)(void *ud);
     /* One complete message (text or binary), len bytes, NOT NUL-terminated,
-     * valid during the call. recv_mono_ns: when its first bytes were read. */
+     * valid during the call. recv_mono_ns: when its first bytes were read
+     * (for a message that came in the same socket read as the one before
+     * it, the time that read was handed over: its handler's time counts). */
     void (*on_message)(void *ud, const char *data, size_t len, int64_t recv_mono_ns);
     /* The connection (or an attempt) ended: code is the peer's close code,
      * or 1006 (abnormal: connect failure, reset, dead), 1009 (message too
@@ -73,6 +77,11 @@ struct clb_ws_handlers {
      * (on loopback the write itself includes waking the peer). With
      * write_now this may run inside clb_ws_send. */
     void (*on_sent)(void *ud, uint64_t msg_seq, int64_t write_mono_ns, int64_t done_mono_ns);
+    /* Optional, with warm_interval_ms: the connection has been quiet for
+     * warm_interval_ms. The owner runs its message path on something
+     * harmless (parse a canned message, touch its tables) so that the next
+     * real message finds code and data in cache; it must not act on it. */
+    void (*on_warm)(void *ud);
 };
 
 struct clb_ws_stats {

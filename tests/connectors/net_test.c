@@ -707,7 +707,7 @@ static void w_sent(void *ud, uint64_t seq, int64_t ns, int64_t done_ns)
     w->n_sent++;
 }
 
-static const struct clb_ws_handlers W = { w_open, w_msg, w_close, w_sent };
+static const struct clb_ws_handlers W = { w_open, w_msg, w_close, w_sent, NULL };
 
 static bool w_open1(void *ud)
 {
@@ -850,6 +850,74 @@ Test(ws, write_now_writes_inside_the_send_call)
     clb_ws_get_stats(c, &st);
     cr_expect_eq(st.msgs_out, 5);
     cr_expect_eq(st.closes, 0);
+    clb_ws_client_destroy(c);
+    clb_netloop_destroy(l);
+    sim_stop(&sim);
+}
+
+/* on_warm: called while the connection is open and quiet (the depth stream
+ * is quiet ~100 ms between updates, the warm interval is 5 ms), never
+ * before it opens; receive times never run ahead of the handler nor back. */
+struct warmr {
+    struct wsr w;
+    int warms;
+    int warms_before_open;
+    int64_t prev_recv_ns;
+    bool recv_order_ok;
+};
+
+static void wm_msg(void *ud, const char *data, size_t len, int64_t recv_ns)
+{
+    struct warmr *x = ud;
+    if (recv_ns < x->prev_recv_ns || recv_ns > clb_netloop_mono_ns())
+        x->recv_order_ok = false;
+    x->prev_recv_ns = recv_ns;
+    w_msg(&x->w, data, len, recv_ns);
+}
+
+static void wm_open(void *ud)
+{
+    w_open(&((struct warmr *)ud)->w);
+}
+
+static void wm_warm(void *ud)
+{
+    struct warmr *x = ud;
+    x->warms++;
+    if (x->w.opens == 0)
+        x->warms_before_open++;
+}
+
+Test(ws, warm_hook_runs_while_quiet)
+{
+    struct sim sim;
+    sim_start(&sim, false, true);
+    struct clb_netloop *l = loop_new(NULL);
+    char url[128];
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/ws/btcusdt@depth@100ms", sim.port);
+    struct warmr x;
+    memset(&x, 0, sizeof(x));
+    x.recv_order_ok = true;
+    struct clb_ws_client_config cfg;
+    clb_ws_client_config_default(&cfg);
+    cfg.url = url;
+    cfg.seed = 7;
+    cfg.warm_interval_ms = -1;
+    struct clb_ws_handlers h = { .on_open = wm_open, .on_message = wm_msg, .on_warm = wm_warm };
+    struct clb_ws_client *c = NULL;
+    cr_assert_eq(clb_ws_client_create(l, &cfg, &h, &x, &c), CLB_EINVAL);
+    cfg.warm_interval_ms = 5;
+    cr_assert_eq(clb_ws_client_create(l, &cfg, &h, &x, &c), CLB_OK);
+    cr_assert(run_until(l, w_open1, &x.w, 5000), "never opened");
+    int64_t end = clb_netloop_mono_ns() + 600000000LL;
+    while (clb_netloop_mono_ns() < end)
+        clb_netloop_poll(l, NULL, 0, 50);
+    cr_expect_eq(x.warms_before_open, 0);
+    cr_expect_geq(x.w.depth_msgs, 3);
+    /* ~600 ms at 5 ms: a hundred or so, fewer when messages came through */
+    cr_expect_geq(x.warms, 20, "%d warms", x.warms);
+    cr_expect_leq(x.warms, 125, "%d warms", x.warms);
+    cr_expect(x.recv_order_ok);
     clb_ws_client_destroy(c);
     clb_netloop_destroy(l);
     sim_stop(&sim);
@@ -1225,7 +1293,7 @@ Test(ws, fragments_reassembled_and_bounded)
     cfg.max_message = 250; /* the third message (300 bytes) is too big */
     cfg.backoff_min_ms = 5000;
     cfg.backoff_max_ms = 5000;
-    struct clb_ws_handlers h = { w_open, f_msg, w_close, NULL };
+    struct clb_ws_handlers h = { w_open, f_msg, w_close, NULL, NULL };
     struct clb_ws_client *c = NULL;
     cr_assert_eq(clb_ws_client_create(l, &cfg, &h, &f, &c), CLB_OK);
     cr_assert(run_until(l, w_msgs2_closed, &f.w, 3000), "msgs %d closes %d", f.w.msgs,
