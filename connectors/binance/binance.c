@@ -660,6 +660,27 @@ static int ws_build(struct clb_binance *b, const char *id, const char *method,
     return (int)o;
 }
 
+/* Cache warming of the order path (the market stream's on_warm calls it
+ * while the streams are quiet): builds and signs a canned order.place for
+ * the first market the way an order is sent, into a scratch buffer, and
+ * looks an id up in the tracker. Nothing is sent, tracked or counted. */
+void bn_warm_orders(struct clb_binance *b)
+{
+    if (!b->hmac || !b->ws_signer_ok || b->n_markets == 0)
+        return;
+    char q[256];
+    snprintf(q, sizeof(q),
+             "symbol=%s&side=BUY&type=LIMIT_MAKER&quantity=0.00033000&price=60000.01"
+             "&newClientOrderId=%swarm-0&newOrderRespType=FULL",
+             b->markets[0].xsym, b->prefix);
+    struct clb_bn_param ps[16];
+    int n = split_params(q, ps, sizeof(ps) / sizeof(ps[0]));
+    char buf[2048];
+    if (n > 0)
+        ws_build(b, "o0-0", "order.place", ps, (size_t)n, bn_server_ms(b), buf, sizeof(buf));
+    clb_tracker_get(&b->tracker, "warm-0");
+}
+
 /* The fast builder must produce exactly what binance_sign.c makes. */
 static bool ws_build_agrees(struct clb_binance *b)
 {

@@ -231,6 +231,8 @@ int clb_binance_book_sync_init(struct clb_binance_book_sync *s,
         cfg->max_buffered > (1u << 24) || cfg->max_buffered_levels > (1u << 26))
         return CLB_EINVAL;
     int rc = clb_book_init(&s->book, cfg->max_levels);
+    if (rc == CLB_OK && (rc = clb_book_init(&s->shadow, 2 * CLB_BOOK_SYNC_WARM_LEVELS)) != CLB_OK)
+        clb_book_deinit(&s->book);
     if (rc != CLB_OK) {
         memset(s, 0, sizeof(*s));
         return rc;
@@ -252,7 +254,50 @@ void clb_binance_book_sync_deinit(struct clb_binance_book_sync *s)
     if (!s)
         return;
     clb_book_deinit(&s->book);
+    clb_book_deinit(&s->shadow);
     free(s->ev);
     free(s->lv);
     memset(s, 0, sizeof(*s));
+}
+
+/* Levels of one side read by warm: the top of the book, 4 to a cache line. */
+#define WARM_TOUCH 64
+
+static uint64_t touch_top(const struct clb_book_side *sd)
+{
+    uint64_t sum = sd->n;
+    uint32_t from = sd->n > WARM_TOUCH ? sd->n - WARM_TOUCH : 0;
+    for (uint32_t i = from; i < sd->n; i += 4)
+        sum += (uint64_t)sd->lv[i].qty;
+    return sum;
+}
+
+/* The snapshot part of a warm-up diff side: every other level (qty 1 for
+ * the ones the diff deletes), so that the diff inserts, updates and
+ * deletes. */
+static size_t warm_half(const struct clb_level *l, size_t n, struct clb_level *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i % 2 == 0 || l[i].qty == 0)
+            out[k++] = (struct clb_level){ l[i].price, l[i].qty > 0 ? l[i].qty : 1 };
+    return k;
+}
+
+int clb_binance_book_sync_warm(struct clb_binance_book_sync *s,
+                               const struct clb_binance_md_depth *d)
+{
+    if (!s || !d || !s->shadow.bids.mem)
+        return CLB_EINVAL;
+    s->warm_sum = touch_top(&s->book.bids) + touch_top(&s->book.asks) + s->book.update_id;
+    size_t nb = d->n_bids < CLB_BOOK_SYNC_WARM_LEVELS ? d->n_bids : CLB_BOOK_SYNC_WARM_LEVELS;
+    size_t na = d->n_asks < CLB_BOOK_SYNC_WARM_LEVELS ? d->n_asks : CLB_BOOK_SYNC_WARM_LEVELS;
+    if ((nb && !d->bids) || (na && !d->asks))
+        return CLB_EINVAL;
+    struct clb_level sb[CLB_BOOK_SYNC_WARM_LEVELS], sa[CLB_BOOK_SYNC_WARM_LEVELS];
+    size_t kb = warm_half(d->bids, nb, sb), ka = warm_half(d->asks, na, sa);
+    int rc = clb_book_apply_snapshot(&s->shadow, 1, sb, kb, sa, ka);
+    if (rc != CLB_OK)
+        return rc;
+    return clb_book_apply_diff(&s->shadow, 2, 2, d->bids, nb, d->asks, na);
 }

@@ -78,6 +78,8 @@ struct clb_binance_book_sync {
     struct clb_level *lv;
     uint32_t n_lv, max_lv;
     struct clb_binance_book_sync_stats stats;
+    struct clb_order_book shadow; /* clb_binance_book_sync_warm's scratch book */
+    uint64_t warm_sum;            /* what warm read from the book (kept: not optimised away) */
 };
 
 /* Allocates the book and the buffer; starts DOWN with an empty book.
@@ -145,5 +147,20 @@ void clb_binance_book_sync_snapshot_failed(struct clb_binance_book_sync *s);
 /* True when the book reflects the exchange: SYNCED, or DOWN after a polled
  * snapshot. */
 bool clb_binance_book_sync_in_sync(const struct clb_binance_book_sync *s);
+
+/* Levels per side clb_binance_book_sync_warm takes from its diff. */
+#define CLB_BOOK_SYNC_WARM_LEVELS 32
+
+/* Cache warming between diffs: reads the book's top levels (where diffs
+ * land) and runs the diff path of core's book on a small scratch book
+ * that mirrors nothing: a snapshot of some of d's levels, then d itself
+ * as a diff (inserts, updates, deletions). The synced book, the buffer,
+ * the state and the counters are left as they were. d is typically
+ * clb_binance_md_warm's canned message (any levels work; at most
+ * CLB_BOOK_SYNC_WARM_LEVELS per side are used). Returns the scratch
+ * diff's result (CLB_OK, or CLB_EINVAL for levels the book refuses).
+ * Never allocates. */
+int clb_binance_book_sync_warm(struct clb_binance_book_sync *s,
+                               const struct clb_binance_md_depth *d);
 
 #endif

@@ -198,6 +198,9 @@ struct clb_binance {
 };
 
 /* ---- binance.c ---- */
+/* Warms the order path (signs a canned request, a tracker lookup); sends
+ * nothing. */
+void bn_warm_orders(struct clb_binance *b);
 int64_t bn_mono_ns(void);
 int64_t bn_wall_ns(void);
 int64_t bn_server_ms(const struct clb_binance *b);

@@ -471,3 +471,62 @@ Test(binance_book_sync, property_random_feed_matches_reference)
     clb_binance_book_sync_deinit(&s);
     free(hist);
 }
+
+/* warm runs the book code on its scratch book only: the synced book, the
+ * state, the buffer and the counters are exactly as before, whatever the
+ * levels (the canned message, random ones, refused ones). */
+Test(binance_book_sync, warm_changes_nothing_real)
+{
+    struct clb_binance_book_sync s;
+    setup(&s, 16);
+    clb_binance_book_sync_stream_up(&s);
+    cr_assert_eq(snap(&s, 50), CLB_OK);
+    cr_assert_eq(diff(&s, 51, 52, 98, 112, 7), CLB_OK);
+    struct clb_binance_md p;
+    struct clb_binance_md_config pc = { .max_levels = 64, .max_markets = 2 };
+    cr_assert_eq(clb_binance_md_init(&p, &pc), CLB_OK);
+    cr_assert_eq(clb_binance_md_add_market(&p, "BTCUSDT", 2, 8, NULL), CLB_OK);
+    struct clb_binance_md_msg msg;
+    cr_assert_eq(clb_binance_md_warm(&p, 0, &msg), CLB_OK);
+
+    struct clb_level bids[8], asks[8];
+    size_t nb = clb_book_top(&s.book, CLB_SIDE_BUY, bids, 8);
+    size_t na = clb_book_top(&s.book, CLB_SIDE_SELL, asks, 8);
+    struct clb_binance_book_sync_stats st = s.stats;
+    uint64_t id = s.book.update_id, changes = s.book.changes;
+    uint64_t r = 99;
+    for (int i = 0; i < 2000; i++) {
+        int rc;
+        if (i % 3 == 0) {
+            rc = clb_binance_book_sync_warm(&s, &msg.u.depth);
+            cr_assert_eq(rc, CLB_OK);
+        } else {
+            struct clb_level lb[40], la[40];
+            struct clb_binance_md_depth d = { .bids = lb, .asks = la,
+                                              .n_bids = rnd(&r, 40), .n_asks = rnd(&r, 40) };
+            for (size_t k = 0; k < d.n_bids; k++)
+                lb[k] = (struct clb_level){ 1000 - (int64_t)rnd(&r, 60), rnd(&r, 3) };
+            for (size_t k = 0; k < d.n_asks; k++)
+                la[k] = (struct clb_level){ 1001 + (int64_t)rnd(&r, 60), rnd(&r, 3) };
+            rc = clb_binance_book_sync_warm(&s, &d); /* repeated prices: refused */
+            cr_assert(rc == CLB_OK || rc == CLB_EINVAL);
+        }
+        cr_assert_eq(clb_book_check(&s.shadow), CLB_OK);
+    }
+    struct clb_level bids2[8], asks2[8];
+    cr_assert_eq(clb_book_top(&s.book, CLB_SIDE_BUY, bids2, 8), nb);
+    cr_assert_eq(clb_book_top(&s.book, CLB_SIDE_SELL, asks2, 8), na);
+    cr_assert_eq(memcmp(bids, bids2, nb * sizeof(*bids)), 0);
+    cr_assert_eq(memcmp(asks, asks2, na * sizeof(*asks)), 0);
+    cr_assert_eq(memcmp(&st, &s.stats, sizeof(st)), 0);
+    cr_assert_eq(s.book.update_id, id);
+    cr_assert_eq(s.book.changes, changes);
+    cr_assert_eq(s.state, CLB_BOOK_SYNC_SYNCED);
+    cr_assert_eq(s.n_ev, 0);
+    /* and the real path still works */
+    cr_assert_eq(diff(&s, 53, 53, 98, 112, 3), CLB_OK);
+    cr_assert_eq(clb_book_qty_at(&s.book, CLB_SIDE_BUY, 98), 3);
+    cr_assert_eq(clb_binance_book_sync_warm(NULL, &msg.u.depth), CLB_EINVAL);
+    clb_binance_md_deinit(&p);
+    clb_binance_book_sync_deinit(&s);
+}
