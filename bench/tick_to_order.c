@@ -11,14 +11,40 @@
  * time), into the histogram of clb_binance_stats (tick_to_order). This
  * program prints its count, p50, p99 and max, and the target (p99 <= 50 us).
  *
- *   colibri-tick-to-order [--seconds N] [--busy-poll] [--rest] [--json] [--strict]
+ *   colibri-tick-to-order [--seconds N] [--busy-poll] [--rest] [--exact-sizing] [--no-pin]
+ *                         [--one-market] [--json] [--strict]
  * --strict exits 1 when the target is missed. Orders go over the WebSocket
  * API (the connector's default); --rest measures the REST path. The end of
  * the measure is the moment the write call starts (lws_write; for REST,
  * curl's pre-transfer time); the write call's own duration is printed
  * apart (on loopback it includes waking the simulator's thread).
+ *
+ * Frames that come in one socket read: the receive time of the second and
+ * later ones is that read's (ws_client.h), so their measure includes the
+ * handling of the frames before them in the read, orders written included.
+ * The simulator sends every market's depth update at the same moment, so
+ * with two markets about half the samples are such second frames
+ * (--one-market trades BTC-USDT alone: no depth frame waits for another). The
+ * listener's own decision (book and rules read, sizing, double -> decimal,
+ * up to the place call) is timed here and printed apart. --exact-sizing
+ * sizes the order with an exact decimal division (clb_dec_div) instead of
+ * a double converted by clb_dec_from_double (snprintf + strtod, ~1 us warm
+ * and ~19 us cold on the reference VM), to show what that choice costs.
+ *
+ * CPUs: the simulator runs in this process, so by default its thread is
+ * pinned to the last online CPU and the worker (this thread) to the first.
+ * Unpinned, the scheduler often wakes the simulator on the worker's CPU
+ * when an order is written, and the simulator then preempts the worker
+ * for up to milliseconds (measured on a 2-vCPU VM: the write call's p99
+ * went from ~1.1 ms to ~0.12 ms with pinning): an exchange on our own
+ * core, which no deployment has. --no-pin leaves placement to the
+ * scheduler. Pinning needs sched_setaffinity, a Linux call that glibc
+ * declares only under _GNU_SOURCE (this file alone).
  */
+#define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,16 +59,43 @@
 #include "simex.h"
 
 #define TARGET_P99_NS 50000.0
+#define MAX_DECISIONS 65536
 
 struct bench {
     struct clb_connector *c;
     uint64_t placed, refused, reacted;
     bool ready;
+    bool exact_sizing;
+    int64_t decision_ns[MAX_DECISIONS]; /* listener entry -> place call */
+    uint32_t n_decisions;
+};
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Pins the calling thread to cpu; false when that is refused. */
+static bool pin_to(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof(set), &set) == 0;
+}
+
+struct sim_thread {
+    struct clb_simex *sim;
+    int cpu; /* < 0: not pinned */
 };
 
 static void *run_sim(void *arg)
 {
-    clb_simex_run(arg);
+    struct sim_thread *t = arg;
+    if (t->cpu >= 0)
+        pin_to(t->cpu);
+    clb_simex_run(t->sim);
     return NULL;
 }
 
@@ -50,6 +103,7 @@ static void on_event(void *ud, const struct clb_event *ev)
 {
     struct bench *b = ud;
     struct clb_connector *c = b->c;
+    int64_t t0 = clb_netloop_mono_ns();
     if (ev->type == CLB_EV_ORDER_CREATED) {
         c->ops->cancel(c, ev->u.order.market, ev->u.order.client_order_id);
         return;
@@ -67,10 +121,18 @@ static void on_event(void *ud, const struct clb_event *ev)
     struct clb_order_request rq = { .market = ev->u.book.market, .side = CLB_SIDE_BUY,
                                     .type = CLB_ORDER_LIMIT_MAKER,
                                     .price = clb_dec_make(px, r->price_scale) };
-    double qty = 20.0 / clb_dec_to_double(clb_dec_make(px, r->price_scale));
-    if (clb_dec_from_double(qty, r->qty_scale, CLB_ROUND_UP, &rq.amount) != CLB_OK)
-        return;
+    if (b->exact_sizing) {
+        if (clb_dec_div(clb_dec_make(20, 0), rq.price, r->qty_scale, CLB_ROUND_UP, &rq.amount) !=
+            CLB_OK)
+            return;
+    } else {
+        double qty = 20.0 / clb_dec_to_double(clb_dec_make(px, r->price_scale));
+        if (clb_dec_from_double(qty, r->qty_scale, CLB_ROUND_UP, &rq.amount) != CLB_OK)
+            return;
+    }
     char cid[CLB_CLIENT_ID_MAX];
+    if (b->n_decisions < MAX_DECISIONS)
+        b->decision_ns[b->n_decisions++] = clb_netloop_mono_ns() - t0;
     if (c->ops->place(c, &rq, cid) == CLB_OK)
         b->placed++;
     else
@@ -79,13 +141,16 @@ static void on_event(void *ud, const struct clb_event *ev)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: colibri-tick-to-order [--seconds N] [--busy-poll] [--rest] [--json] "
-                 "[--strict]\n"
+    fprintf(out, "usage: colibri-tick-to-order [--seconds N] [--busy-poll] [--rest] "
+                 "[--exact-sizing] [--no-pin] [--one-market] [--json] [--strict]\n"
                  "Measures the Binance connector's tick-to-order latency (market-data frame\n"
                  "read -> order request written) against colibri-simex run in-process.\n"
                  "  --seconds N  how long to trade (default 20)\n"
                  "  --busy-poll  poll the loop without sleeping (timeout 0) instead of 10 ms\n"
                  "  --rest       orders over REST only (default: the WebSocket API)\n"
+                 "  --exact-sizing  size orders with clb_dec_div, not double -> decimal\n"
+                 "  --no-pin     do not pin the simulator and the worker to separate CPUs\n"
+                 "  --one-market trade BTC-USDT only (default: BTC-USDT and ETH-USDT)\n"
                  "  --json       one JSON object instead of text\n"
                  "  --strict     exit 1 when p99 > 50 us\n");
 }
@@ -93,7 +158,8 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     int seconds = 20;
-    bool json = false, strict = false, busy_poll = false, rest = false;
+    bool json = false, strict = false, busy_poll = false, rest = false, exact = false;
+    bool pin = true, one_market = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
             seconds = atoi(argv[++i]);
@@ -105,6 +171,12 @@ int main(int argc, char **argv)
             busy_poll = true;
         } else if (strcmp(argv[i], "--rest") == 0) {
             rest = true;
+        } else if (strcmp(argv[i], "--exact-sizing") == 0) {
+            exact = true;
+        } else if (strcmp(argv[i], "--no-pin") == 0) {
+            pin = false;
+        } else if (strcmp(argv[i], "--one-market") == 0) {
+            one_market = true;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -131,8 +203,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "colibri-tick-to-order: simulator: %s\n", err);
         return 1;
     }
+    long n_cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    struct sim_thread simt = { .sim = sim, .cpu = pin && n_cpus >= 2 ? (int)n_cpus - 1 : -1 };
+    if (simt.cpu >= 0 && !pin_to(0))
+        simt.cpu = -1;
     pthread_t th;
-    pthread_create(&th, NULL, run_sim, sim);
+    pthread_create(&th, NULL, run_sim, &simt);
     int port = clb_simex_port(sim);
 
     struct clb_netloop *loop;
@@ -150,7 +226,7 @@ int main(int argc, char **argv)
     clb_binance_config_default(&bc);
     bc.markets[0] = "BTC-USDT";
     bc.markets[1] = "ETH-USDT";
-    bc.n_markets = 2;
+    bc.n_markets = one_market ? 1 : 2;
     bc.rest_url = u0;
     bc.stream_url = u1;
     bc.ws_api_url = u2;
@@ -162,21 +238,27 @@ int main(int argc, char **argv)
         fprintf(stderr, "colibri-tick-to-order: connector: %s\n", err);
         return 1;
     }
-    struct bench st = { .c = clb_binance_connector(bn) };
+    struct bench *st = calloc(1, sizeof(*st));
+    if (!st) {
+        fprintf(stderr, "colibri-tick-to-order: out of memory\n");
+        return 1;
+    }
+    st->c = clb_binance_connector(bn);
+    st->exact_sizing = exact;
     clb_event_subscribe(&bus, CLB_EV_MASK(CLB_EV_BOOK_DIFF) | CLB_EV_MASK(CLB_EV_ORDER_CREATED),
-                        on_event, &st);
+                        on_event, st);
     int64_t end = clb_netloop_mono_ns() + INT64_C(20000000000);
-    while (!clb_connector_ready(st.c) && clb_netloop_mono_ns() < end)
+    while (!clb_connector_ready(st->c) && clb_netloop_mono_ns() < end)
         clb_netloop_poll(loop, NULL, 0, 10);
-    if (!clb_connector_ready(st.c)) {
+    if (!clb_connector_ready(st->c)) {
         fprintf(stderr, "colibri-tick-to-order: connector not ready after 20 s\n");
         return 1;
     }
-    st.ready = true;
+    st->ready = true;
     end = clb_netloop_mono_ns() + (int64_t)seconds * 1000000000;
     while (clb_netloop_mono_ns() < end)
         clb_netloop_poll(loop, NULL, 0, busy_poll ? 0 : 10);
-    st.ready = false;
+    st->ready = false;
     clb_binance_cancel_all(bn, NULL);
     end = clb_netloop_mono_ns() + INT64_C(3000000000);
     while (!clb_binance_idle(bn) && clb_netloop_mono_ns() < end)
@@ -192,13 +274,16 @@ int main(int argc, char **argv)
                "\"max_ns\":%lld,\"mean_ns\":%.0f,\"target_p99_ns\":%.0f,\"placed\":%llu}\n",
                (unsigned long long)h->count, p50, p99, (long long)h->max_ns,
                h->count ? (double)h->sum_ns / (double)h->count : 0.0, TARGET_P99_NS,
-               (unsigned long long)st.placed);
+               (unsigned long long)st->placed);
     else
         printf("tick_to_order  samples %llu  p50 %.1f us  p99 %.1f us  max %.1f us  "
                "(target p99 <= %.0f us: %s)  placed %llu refused %llu\n",
                (unsigned long long)h->count, p50 / 1e3, p99 / 1e3, (double)h->max_ns / 1e3,
-               TARGET_P99_NS / 1e3, met ? "met" : "MISSED", (unsigned long long)st.placed,
-               (unsigned long long)st.refused);
+               TARGET_P99_NS / 1e3, met ? "met" : "MISSED", (unsigned long long)st->placed,
+               (unsigned long long)st->refused);
+    if (!json)
+        printf("  %s\n", simt.cpu >= 0 ? "worker pinned to CPU 0, simulator to the last CPU"
+                                       : "threads not pinned");
     fflush(stdout);
     const struct clb_binance_latency *hs = &s.tick_to_submit;
     if (!json)
@@ -212,10 +297,17 @@ int main(int argc, char **argv)
                clb_binance_latency_quantile(&s.order_write, 0.99) / 1e3,
                (unsigned long long)s.ws_api_requests, (unsigned long long)s.rest_requests,
                (unsigned long long)s.rest_connects);
+    if (!json && st->n_decisions) {
+        qsort(st->decision_ns, st->n_decisions, sizeof(st->decision_ns[0]), cmp_i64);
+        printf("  the listener's own decision (inside the measure): p50 %.1f us  p99 %.1f us\n",
+               (double)st->decision_ns[st->n_decisions / 2] / 1e3,
+               (double)st->decision_ns[(uint32_t)((double)st->n_decisions * 0.99)] / 1e3);
+    }
     clb_binance_destroy(bn);
     clb_netloop_destroy(loop);
     clb_simex_stop(sim);
     pthread_join(th, NULL);
     clb_simex_destroy(sim);
+    free(st);
     return strict && !met ? 1 : 0;
 }
