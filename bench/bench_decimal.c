@@ -1,7 +1,9 @@
 /*
  * bench_decimal.c — core/decimal.c on the hot path: parsing a price as it
  * arrives from an exchange (target <= 25 ns), formatting one for an order,
- * and multiplying price by quantity.
+ * multiplying price by quantity, and turning a strategy's double price into
+ * a decimal (decimal_from_double: the fast path; decimal_from_double_exact:
+ * values on a rounding boundary, decided through the shortest decimal).
  */
 #include <string.h>
 
@@ -50,6 +52,20 @@ static void run_mul(void *state, uint64_t iters)
     }
 }
 
+struct dbl_state {
+    double v[NOPS];
+};
+
+static void run_from_double(void *state, uint64_t iters)
+{
+    struct dbl_state *st = state;
+    for (uint64_t i = 0; i < iters; i++) {
+        clb_dec r;
+        int rc = clb_dec_from_double(st->v[i % NOPS], 2, CLB_ROUND_DOWN, &r);
+        bench_sink((uint64_t)r.m + (uint64_t)rc);
+    }
+}
+
 void bench_decimal(struct bench_ctx *ctx)
 {
     struct parse_state ps = { .s = "12345.678901", .len = strlen("12345.678901") };
@@ -67,4 +83,14 @@ void bench_decimal(struct bench_ctx *ctx)
     }
     bench_run(ctx, "decimal_format", run_format, &os, 0);
     bench_run(ctx, "decimal_mul", run_mul, &os, 0);
+
+    /* A strategy's prices (mid * (1 - spread)), and prices already on the
+     * 0.01 grid (0.1 + 0.2 style: the exact path decides). */
+    struct dbl_state ds, de;
+    for (int i = 0; i < NOPS; i++) {
+        ds.v[i] = (60000.0 + (double)(i * 37 % 1000) * 0.37) * (1 - 0.0013);
+        de.v[i] = (double)(6000000 + i * 7) / 100.0;
+    }
+    bench_run(ctx, "decimal_from_double", run_from_double, &ds, 0);
+    bench_run(ctx, "decimal_from_double_exact", run_from_double, &de, 0);
 }

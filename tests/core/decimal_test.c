@@ -938,6 +938,52 @@ Test(decimal, from_double_hand_cases)
     cr_assert_eq(clb_dec_from_double(1.0, 2, CLB_ROUND_DOWN, NULL), CLB_EINVAL);
 }
 
+/* Any double, any rounding mode: the result is the shortest decimal that
+ * round-trips the double (found here through printf / strtod and parsed),
+ * rounded at the scale exactly (clb_dec_rescale). Doubles near the points
+ * where rounding changes are drawn on purpose: v = (n + f) / 10^s with f
+ * at or next to 0 and 0.5. */
+Test(decimal, property_from_double_matches_shortest_decimal)
+{
+    uint64_t seed = 77;
+    static const double fr[] = { 0.0, 0.5, 1e-12, -1e-12, 0.5 + 1e-12, 0.5 - 1e-12, 0.25 };
+    for (int i = 0; i < 4 * ITERS; i++) {
+        int s = (int)(splitmix64(&seed) % 19);
+        int mag = (int)(splitmix64(&seed) % 16);
+        double v;
+        if (splitmix64(&seed) % 2) {
+            double n = (double)(splitmix64(&seed) % 1000000007ull) * pow(10, mag % 8);
+            double f = fr[splitmix64(&seed) % (sizeof(fr) / sizeof(fr[0]))];
+            v = (n + f) / pow(10, s);
+        } else {
+            v = (double)(splitmix64(&seed) >> 11) / 9007199254740992.0 * pow(10, mag - 6);
+        }
+        if (splitmix64(&seed) % 2)
+            v = -v;
+        enum clb_round mode = (enum clb_round)(splitmix64(&seed) % 3);
+        char buf[40];
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(buf, sizeof(buf), "%.*e", prec - 1, v);
+            if (prec == 17 || strtod(buf, NULL) == v)
+                break;
+        }
+        clb_dec d, want = SENTINEL, got = SENTINEL;
+        int wrc = clb_dec_parse_cstr(buf, &d);
+        if (wrc == CLB_OK)
+            wrc = clb_dec_rescale(d, s, mode, &want);
+        int grc = clb_dec_from_double(v, s, mode, &got);
+        if (wrc != CLB_OK) {
+            /* out of the reference's reach (more than 18 decimals): only
+             * check that a success is at the scale */
+            cr_assert(grc != CLB_OK || got.scale == s, "%s", buf);
+            continue;
+        }
+        cr_assert_eq(grc, CLB_OK, "%.17g at %d (%d): %s", v, s, (int)mode, clb_strerror(grc));
+        cr_assert(same(got, want), "%.17g at scale %d mode %d: {%" PRId64 ",%d}, want {%" PRId64
+                  ",%d}", v, s, (int)mode, got.m, got.scale, want.m, want.scale);
+    }
+}
+
 /* A decimal with at most 15 significant digits survives decimal -> double
  * -> decimal exactly; with more, the result is the nearest at the scale. */
 Test(decimal, property_from_double_round_trip)
