@@ -28,8 +28,9 @@
  * listener's own decision (book and rules read, sizing, double -> decimal,
  * up to the place call) is timed here and printed apart. --exact-sizing
  * sizes the order with an exact decimal division (clb_dec_div) instead of
- * a double converted by clb_dec_from_double (snprintf + strtod, ~1 us warm
- * and ~19 us cold on the reference VM), to show what that choice costs.
+ * a double converted by clb_dec_from_double (tens of ns, unless the value
+ * sits on a rounding boundary: then snprintf + strtod, ~1 us warm and
+ * ~19 us cold on the reference VM), to compare the two.
  *
  * CPUs: the simulator runs in this process, so by default its thread is
  * pinned to the last online CPU and the worker (this thread) to the first.
