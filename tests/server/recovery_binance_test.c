@@ -21,14 +21,21 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "decimal.h"
 #include "serve_child.h"
 #include "../tools/simex_util.h"
 
-#define ROUNDS 5
+#define ROUNDS 5 /* $COLIBRI_CRASH_ROUNDS overrides (scripts/crash-soak.sh) */
 #define ACCOUNT SXT_ALICE
+
+static uint64_t env_u64(const char *name, uint64_t def)
+{
+    const char *v = getenv(name);
+    return v && *v ? strtoull(v, NULL, 10) : def;
+}
 
 static struct sxt g_sx;
 static bool g_sx_up;
@@ -317,10 +324,11 @@ Test(recovery_binance, sigkill_restart_reconciles_with_the_exchange)
     write_config();
     static struct clb_store_fill fill_buf[SERVE_MAX_FILLS];
     struct fills fs = { .v = fill_buf };
-    uint64_t rng = UINT64_C(0xb1a5ce);
+    uint64_t rng = env_u64("COLIBRI_CRASH_SEED", UINT64_C(0xb1a5ce));
+    int rounds = (int)env_u64("COLIBRI_CRASH_ROUNDS", ROUNDS);
     size_t fills_before = 0;
     int port = start_serve();
-    for (int round = 0; round < ROUNDS; round++) {
+    for (int round = 0; round < rounds; round++) {
         start_strategy(port);
         /* trade until the store holds new fills... */
         double tw = now_s();
