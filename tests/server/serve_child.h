@@ -70,23 +70,9 @@ static inline pid_t spawn(void)
 
 static inline bool wait_line(const char *prefix, char *line, size_t cap, double timeout_s)
 {
-    char path[300], buf[8192];
+    char path[300];
     snprintf(path, sizeof(path), "%s/out.txt", g_dir);
-    double t0 = now_s();
-    while (now_s() - t0 < timeout_s) {
-        slurp(path, buf, sizeof(buf));
-        for (char *l = buf; l && *l;) {
-            char *nl = strchr(l, '\n');
-            if (nl && strncmp(l, prefix, strlen(prefix)) == 0) {
-                *nl = '\0';
-                snprintf(line, cap, "%s", l);
-                return true;
-            }
-            l = nl ? nl + 1 : NULL;
-        }
-        sleep_ms(20);
-    }
-    return false;
+    return wait_file_line(path, prefix, line, cap, timeout_s);
 }
 
 static inline void err_tail(char *buf, size_t cap)
