@@ -2588,6 +2588,43 @@ static int apply_params(const struct clb_strategy_ops *ops, void *cfg, json_t *p
     return rc;
 }
 
+/* The strategy's row of the strategies table: who it is, its status
+ * ("created", "running", "stopped", or "deleted" when status says so), its
+ * parameters and, as its state, its figures. Written at every change of
+ * status or parameters (commands, not the hot path). */
+static void store_strategy(struct clb_engine *e, const struct eng_strategy *es,
+                           const char *status)
+{
+    if (!e->sw)
+        return;
+    struct clb_store_rec r;
+    memset(&r, 0, sizeof(r));
+    r.type = CLB_STORE_REC_STRATEGY;
+    struct clb_store_strategy *st = &r.u.strategy;
+    snprintf(st->id, sizeof(st->id), "%" PRIu32, es->id);
+    json_t *cfg = params_json(es->ops, es->ops->config ? es->ops->config(es->s) : NULL);
+    json_t *state = strategy_metrics_json(es);
+    char *c = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
+    char *sj = state ? json_dumps(state, JSON_COMPACT) : NULL;
+    if (clb_store_strlcpy(st->name, sizeof(st->name), es->name) == CLB_OK &&
+        clb_store_strlcpy(st->type, sizeof(st->type), es->ops->type) == CLB_OK &&
+        clb_store_strlcpy(st->connector, sizeof(st->connector), es->ec->name) == CLB_OK &&
+        clb_store_strlcpy(st->market, sizeof(st->market),
+                          es->ec->markets[es->market].symbol) == CLB_OK &&
+        clb_store_strlcpy(st->status, sizeof(st->status),
+                          status ? status : sstate_name(es->state)) == CLB_OK) {
+        st->config_json = c ? c : "{}";
+        st->state_json = sj ? sj : "{}";
+        st->created_ms = (int64_t)to_ms(es->created_ns);
+        st->updated_ms = (int64_t)to_ms(wall_now(e));
+        store_put(e, &r);
+    }
+    free(c);
+    free(sj);
+    json_decref(cfg);
+    json_decref(state);
+}
+
 static int strat_start(struct clb_engine *e, struct eng_strategy *es, char *err, size_t errlen)
 {
     const struct eng_market *r = &es->ec->markets[es->market];
@@ -2616,6 +2653,7 @@ static int strat_start(struct clb_engine *e, struct eng_strategy *es, char *err,
     es->stopped_ns = 0;
     LOGI(e, "strategy %" PRIu32 " (%s, %s on %s %s) started", es->id, es->name, es->ops->type,
          es->ec->name, r->symbol);
+    store_strategy(e, es, NULL);
     return CLB_OK;
 }
 
@@ -2625,6 +2663,7 @@ static void strat_stop(struct clb_engine *e, struct eng_strategy *es)
     es->state = SS_STOPPED;
     es->stopped_ns = e->now_ns;
     LOGI(e, "strategy %" PRIu32 " (%s) stopped", es->id, es->name);
+    store_strategy(e, es, NULL);
 }
 
 static void strat_free(struct eng_strategy *es)
@@ -2811,9 +2850,11 @@ static int cmd_strategy_create(struct clb_engine *e, json_t *params, json_t **re
     free(cfg);
     e->strats[e->n_strats++] = es;
     e->next_id++;
-    if (es->state != SS_RUNNING)
+    if (es->state != SS_RUNNING) {
         LOGI(e, "strategy %" PRIu32 " (%s, %s on %s %s) created", es->id, es->name, ops->type,
              ec->name, market);
+        store_strategy(e, es, NULL);
+    }
     *result = strategy_json(e, es);
     return CLB_OK;
 fail:
@@ -2909,6 +2950,7 @@ static int cmd_strategy_update(struct clb_engine *e, json_t *params, json_t **re
         es->s = ns;
     }
     LOGI(e, "strategy %" PRIu32 " (%s) parameters updated", es->id, es->name);
+    store_strategy(e, es, NULL);
     *result = strategy_json(e, es);
 out:
     free(cfg);
@@ -2932,6 +2974,7 @@ static int cmd_strategy_delete(struct clb_engine *e, json_t *params, json_t **re
     e->n_strats--;
     uint32_t id = es->id;
     LOGI(e, "strategy %" PRIu32 " (%s) deleted", id, es->name);
+    store_strategy(e, es, "deleted");
     strat_free(es);
     json_t *r = json_object();
     json_object_set_new(r, "id", json_integer(id));
@@ -4361,7 +4404,7 @@ int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **o
     pthread_mutex_init(&e->feed_mu, NULL);
     atomic_init(&e->stop_requested, false);
     atomic_init(&e->stop_timeout_ms, 0);
-    e->next_id = 1;
+    e->next_id = cfg->strategy_id_base + 1;
     e->start_mono_ns = mono_ns();
     e->started_ns = wall_now(e);
     e->feed_next_seq = 1;

@@ -303,6 +303,10 @@ struct clb_engine_config {
      * for a connector of another kind are CLB_EINVAL too. NULL = none. */
     const struct clb_engine_conn_start *conn_start;
     size_t n_conn_start;
+    /* Strategy ids of this run are strategy_id_base + 1, + 2... (the
+     * highest id an earlier run stored, server/recovery.h), so rows and
+     * records of different runs never share an id. Default 0. */
+    uint32_t strategy_id_base;
     /* The data directory, read during clb_engine_create only (borrowed):
      * exchange connectors whose API keys are not in the environment look
      * them up in its encrypted secrets file (server/secrets.h) as

@@ -439,6 +439,18 @@ static int prepare_exchange(struct clb_store *st, struct clb_recovery_exchange *
     return CLB_OK;
 }
 
+/* ---- 6. strategy ids -------------------------------------------------------- */
+
+static int on_strategy(void *ud, const struct clb_store_strategy *st)
+{
+    uint64_t id;
+    uint32_t *max = ud;
+    /* ids above 2^31 are not the engine's: ignored rather than wrapping */
+    if (parse_u64(st->id, 10, &id) && id > *max && id < (UINT64_C(1) << 31))
+        *max = (uint32_t)id;
+    return 0;
+}
+
 /* ---- public ---------------------------------------------------------------- */
 
 int clb_recovery_run(struct clb_store *st, json_t *connectors, int64_t now_ms,
@@ -460,6 +472,9 @@ int clb_recovery_run(struct clb_store *st, json_t *connectors, int64_t now_ms,
                      r->xs[x].name, r->xs[x].n_orders, r->xs[x].n_fills,
                      (long long)r->xs[x].since_ms);
     }
+    if (rc == CLB_OK && (rc = clb_store_strategies_load(st, on_strategy,
+                                                       &r->strategy_id_base)) != CLB_OK)
+        rc = clb_errf(err, errlen, rc, "reading the strategies: %s", clb_store_errmsg(st));
     if (rc != CLB_OK) {
         clb_recovery_free(r);
         return rc;
@@ -496,6 +511,11 @@ void clb_recovery_fresh_ids(struct clb_recovery *r, int64_t now_ms)
         if (r->conns[c].nonce_base < base)
             r->conns[c].nonce_base = base;
     }
+    /* strategies: the seconds since 2020 (below 2^31 until 2088) */
+    int64_t s2020 = now_ms / 1000 - INT64_C(1577836800);
+    uint32_t sbase = s2020 > 0 && s2020 < (INT64_C(1) << 31) ? (uint32_t)s2020 : 0;
+    if (r->strategy_id_base < sbase)
+        r->strategy_id_base = sbase;
 }
 
 void clb_recovery_fallback(json_t *connectors, int64_t now_ms, struct clb_recovery *r)
@@ -518,6 +538,7 @@ void clb_recovery_apply(struct clb_recovery *r, struct clb_engine_config *cfg)
     }
     cfg->conn_start = r->all;
     cfg->n_conn_start = n;
+    cfg->strategy_id_base = r->strategy_id_base;
 }
 
 void clb_recovery_free(struct clb_recovery *r)

@@ -39,6 +39,11 @@
  *     the exchange's orders in the window and adopts those of ours the
  *     store never heard of (a crash between submit and the write).
  *
+ *  6. Strategy ids. The engine numbers strategies from 1 in every process;
+ *     recovery finds the highest id stored in the strategies table, and the
+ *     restarted engine numbers on from there, so a new strategy never takes
+ *     over an earlier run's row, orders or fills.
+ *
  * Everything runs synchronously on the caller's thread with the caller's
  * store connection, before the store writer and the engine start (nothing
  * else writes then). The scans read every order and fill of the paper
@@ -90,6 +95,7 @@ struct clb_recovery {
     struct clb_recovery_exchange xs[CLB_ENGINE_MAX_CONNECTORS];
     size_t n_xs;
     uint64_t orders_handed; /* open exchange orders handed over */
+    uint32_t strategy_id_base; /* the highest strategy id stored (numeric ids) */
     /* paper then exchange entries, as clb_recovery_apply hands them over */
     struct clb_engine_conn_start all[2 * CLB_ENGINE_MAX_CONNECTORS];
 };
@@ -116,8 +122,10 @@ void clb_recovery_fallback(json_t *connectors, int64_t now_ms, struct clb_recove
 
 /* Raises every id base of r to at least now_ms * 1000 (microseconds), so
  * the ids of this run are above those of any earlier run that placed fewer
- * than a million orders a second. For records the store does not hold yet
- * (a previous run's spill file, replayed by the writer after recovery). */
+ * than a million orders a second, and the strategy id base to the seconds
+ * since 2020 (above the ids of any earlier run that created fewer than one
+ * strategy a second). For records the store does not hold yet (a
+ * previous run's spill file, replayed by the writer after recovery). */
 void clb_recovery_fresh_ids(struct clb_recovery *r, int64_t now_ms);
 
 /* Points cfg->conn_start at r's connectors (r must outlive

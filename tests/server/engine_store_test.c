@@ -27,6 +27,7 @@
 #include "error.h"
 #include "log.h"
 #include "order_tracker.h"
+#include "recovery.h"
 #include "store/store.h"
 #include "store/store_writer.h"
 
@@ -38,6 +39,7 @@ static struct clb_log *g_log;
 static struct clb_engine *g_e;
 static struct clb_store_writer *g_w;
 static pid_t g_child;
+static uint32_t g_strategy_id_base; /* for the next start() */
 
 static void setup(void)
 {
@@ -97,6 +99,7 @@ static void start(const char *url)
     cfg.log = g_log;
     cfg.store_writer = g_w;
     cfg.store_backend = "sqlite";
+    cfg.strategy_id_base = g_strategy_id_base;
     cr_assert_eq(clb_engine_create(&cfg, &g_e, err, sizeof(err)), CLB_OK, "create: %s", err);
 }
 
@@ -508,5 +511,94 @@ Test(engine_store, serve_creates_and_migrates_the_database)
     struct clb_store_query q = { .limit = CLB_STORE_LIST_MAX };
     cr_assert_eq(clb_store_balances_list(s, &q, on_balance, &balances, NULL), CLB_OK);
     cr_assert(balances >= 3, "%ld balance snapshots", balances);
+    clb_store_close(s);
+}
+
+/* ---- strategies ---- */
+
+struct strat_rows {
+    struct clb_store_strategy v[8];
+    char config[8][2048];
+    size_t n;
+};
+
+static int on_strat(void *ud, const struct clb_store_strategy *st)
+{
+    struct strat_rows *rows = ud;
+    if (rows->n < 8) {
+        rows->v[rows->n] = *st;
+        snprintf(rows->config[rows->n], sizeof(rows->config[0]), "%s",
+                 st->config_json ? st->config_json : "");
+        rows->v[rows->n].config_json = rows->config[rows->n];
+        rows->v[rows->n].state_json = NULL;
+        rows->n++;
+    }
+    return 0;
+}
+
+static const struct clb_store_strategy *strat_row(const struct strat_rows *rows, const char *id)
+{
+    for (size_t i = 0; i < rows->n; i++)
+        if (strcmp(rows->v[i].id, id) == 0)
+            return &rows->v[i];
+    return NULL;
+}
+
+/* Every change of a strategy's status or parameters reaches the strategies
+ * table; ids continue after the configured base (the recovery's highest
+ * stored id), which the recovery then finds again. */
+Test(engine_store, strategies_are_recorded_and_numbered_after_stored_ones)
+{
+    char url[512];
+    snprintf(url, sizeof(url), "sqlite:%s/t.db", g_dir);
+    g_strategy_id_base = 41;
+    start(url);
+    g_strategy_id_base = 0;
+    cr_assert(wait_for(store_available, 10), "store not available");
+    cr_assert(wait_for(connector_ready, 5), "connector not ready");
+    json_int_t id = create_pmm();
+    cr_assert_eq(id, 42, "the first strategy after base 41 is %lld", (long long)id);
+    json_decref(call_ok("strategy.update", "{\"id\": 42, \"params\": {\"bid_spread\": 0.02}}"));
+    json_decref(call_ok("strategy.stop", "{\"id\": 42}"));
+    json_t *r = call_ok("strategy.create",
+                        "{\"type\": \"pure_market_making\", \"market\": \"BTC-USDT\", "
+                        "\"name\": \"gone\", \"params\": {}}");
+    cr_assert_eq(json_integer_value(json_object_get(r, "id")), 43);
+    json_decref(r);
+    json_decref(call_ok("strategy.delete", "{\"id\": 43}"));
+    cr_assert_eq(clb_store_writer_flush(g_w, 5000), CLB_OK);
+
+    struct clb_store_options so;
+    clb_store_options_init(&so);
+    so.url = g_url;
+    struct clb_store *s = NULL;
+    char err[256];
+    cr_assert_eq(clb_store_open(&so, &s, err, sizeof(err)), CLB_OK, "%s", err);
+    static struct strat_rows rows;
+    cr_assert_eq(clb_store_strategies_load(s, on_strat, &rows), CLB_OK);
+    cr_assert_eq(rows.n, 2);
+    const struct clb_store_strategy *a = strat_row(&rows, "42");
+    cr_assert_not_null(a);
+    cr_assert_str_eq(a->status, "stopped");
+    cr_assert_str_eq(a->name, "mm");
+    cr_assert_str_eq(a->type, "pure_market_making");
+    cr_assert_str_eq(a->connector, "paper");
+    cr_assert_str_eq(a->market, "BTC-USDT");
+    json_t *cfg = json_loads(a->config_json, 0, NULL);
+    cr_assert_not_null(cfg, "config %s", a->config_json);
+    cr_assert_float_eq(json_number_value(json_object_get(cfg, "bid_spread")), 0.02, 1e-12,
+                       "config %s", a->config_json);
+    json_decref(cfg);
+    cr_assert(a->created_ms > 0 && a->updated_ms >= a->created_ms);
+    const struct clb_store_strategy *b = strat_row(&rows, "43");
+    cr_assert_not_null(b);
+    cr_assert_str_eq(b->status, "deleted");
+    cr_assert_str_eq(b->name, "gone");
+
+    static struct clb_recovery rec;
+    cr_assert_eq(clb_recovery_run(s, NULL, 1764000000000, NULL, &rec, err, sizeof(err)), CLB_OK,
+                 "%s", err);
+    cr_assert_eq(rec.strategy_id_base, 43);
+    clb_recovery_free(&rec);
     clb_store_close(s);
 }

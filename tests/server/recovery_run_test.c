@@ -62,6 +62,21 @@ Test(recovery_run, exchange_orders_are_handed_over_with_their_fills)
     };
     cr_assert_eq(clb_store_write(st, recs, sizeof(recs) / sizeof(recs[0])), CLB_OK, "%s",
                  clb_store_errmsg(st));
+    /* strategies of earlier runs: the highest numeric id is the new base */
+    static const char *const sids[] = { "3", "12", "x-99", "7" };
+    for (size_t i = 0; i < 4; i++) {
+        struct clb_store_rec sr;
+        memset(&sr, 0, sizeof(sr));
+        sr.type = CLB_STORE_REC_STRATEGY;
+        clb_store_strlcpy(sr.u.strategy.id, sizeof(sr.u.strategy.id), sids[i]);
+        clb_store_strlcpy(sr.u.strategy.name, sizeof(sr.u.strategy.name), "s");
+        clb_store_strlcpy(sr.u.strategy.type, sizeof(sr.u.strategy.type), "pure_market_making");
+        clb_store_strlcpy(sr.u.strategy.status, sizeof(sr.u.strategy.status), "stopped");
+        sr.u.strategy.config_json = "{}";
+        sr.u.strategy.state_json = "{}";
+        sr.u.strategy.created_ms = sr.u.strategy.updated_ms = T0;
+        cr_assert_eq(clb_store_write(st, &sr, 1), CLB_OK, "%s", clb_store_errmsg(st));
+    }
     json_t *conns = json_loads("[{\"name\": \"paper\", \"type\": \"paper\"},"
                                " {\"name\": \"bn\", \"type\": \"binance\"}]",
                                0, NULL);
@@ -128,6 +143,8 @@ Test(recovery_run, exchange_orders_are_handed_over_with_their_fills)
     cr_assert_eq(cfg.conn_start[1].n_known, 3);
     cr_assert_eq(cfg.conn_start[1].adopt_since_ms, xe->since_ms);
     cr_assert_eq(cfg.conn_start[1].n_deltas, 0);
+    cr_assert_eq(r.strategy_id_base, 12);
+    cr_assert_eq(cfg.strategy_id_base, 12);
 
     clb_recovery_free(&r);
     cr_assert_null(r.xs[0].orders);
@@ -148,7 +165,11 @@ Test(recovery_run, an_exchange_with_nothing_stored_gets_no_sweep)
     cr_assert_eq(r.xs[0].n_orders, 0);
     cr_assert_eq(r.xs[0].since_ms, 0);
     cr_assert_eq(r.xs[0].n_known, 0);
+    cr_assert_eq(r.strategy_id_base, 0);
     clb_recovery_free(&r);
+    /* the store unreachable: strategy ids from the clock (seconds since 2020) */
+    clb_recovery_fallback(conns, T0, &r);
+    cr_assert_eq(r.strategy_id_base, (uint32_t)(T0 / 1000 - 1577836800));
     json_decref(conns);
     clb_store_close(st);
 }

@@ -165,8 +165,9 @@ static size_t check_orders_unique(int port)
     return checked;
 }
 
-/* Creates and starts the strategy; tight spreads so it fills quickly. */
-static void start_strategy(int port)
+/* Creates and starts the strategy; tight spreads so it fills quickly.
+ * Returns its id. */
+static long long start_strategy(int port)
 {
     char body[4096];
     int rc = curl_api(port, "POST", "/api/v1/strategies",
@@ -177,6 +178,11 @@ static void start_strategy(int port)
                       "\"filled_order_delay\": 0}}",
                       body, sizeof(body));
     cr_assert_eq(rc, 0, "POST /api/v1/strategies: %s", body);
+    json_t *j = json_loads(body, 0, NULL);
+    long long id = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    cr_assert_gt(id, 0, "%s", body);
+    return id;
 }
 
 Test(recovery, sigkill_restart_keeps_orders_fills_and_balances_consistent)
@@ -200,8 +206,13 @@ Test(recovery, sigkill_restart_keeps_orders_fills_and_balances_consistent)
     size_t fills_before = 0, total_closed = 0;
     double t0 = now_s();
     int port = start_serve();
+    long long last_id = 0;
     for (int round = 0; round < ROUNDS; round++) {
-        start_strategy(port);
+        /* strategy ids go on across restarts: no row of an earlier run is
+         * taken over */
+        long long id = start_strategy(port);
+        cr_assert_gt(id, last_id, "round %d: strategy id %lld after %lld", round, id, last_id);
+        last_id = id;
         /* Run until the store holds new fills (fails if the venue reused
          * trade ids: the store would drop them as duplicates). */
         double tw = now_s();
