@@ -3954,8 +3954,9 @@ static int secret_keys(struct clb_engine *e, const char *name, char *key, char *
 
 #ifdef COLIBRI_HAVE_BINANCE
 /* The orders an exchange connector tracks again after a restart (it
- * publishes nothing for them: the store has them) join the live list,
- * owned by no strategy, so the API lists them and their news updates them. */
+ * publishes nothing for them: the store has them) join the live list, so
+ * the API lists them and their news updates them. Their owner is the
+ * earlier run's strategy id, which no strategy of this run has. */
 static void list_restored(struct clb_engine *e, struct eng_conn *ec,
                           const struct clb_engine_conn_start *xs)
 {
@@ -3981,6 +3982,9 @@ static void list_restored(struct clb_engine *e, struct eng_conn *ec,
         o->executed = t->executed_base;
         o->executed_quote = t->executed_quote;
         o->state = t->state;
+        /* the strategy of the earlier run that placed it (ids are never reused):
+         * its news is recorded under that id */
+        o->owner = xs->restore_owner ? xs->restore_owner[k] : 0;
         o->created_ns = o->updated_ns = t->created_ns;
         e->orders_dirty = true;
     }

@@ -273,6 +273,7 @@ struct clb_engine_conn_start {
     /* exchange connectors: handed to the connector at its creation
      * (binance.h, "Recovery"); the engine lists the restored orders */
     const struct clb_order_restore *restore;
+    const uint32_t *restore_owner; /* n_restore strategy ids (0: none) or NULL */
     size_t n_restore;
     const char *const *known_ids;
     size_t n_known;

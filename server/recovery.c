@@ -381,8 +381,9 @@ static int prepare_exchange(struct clb_store *st, struct clb_recovery_exchange *
                         fl.rc ? clb_strerror(fl.rc) : clb_store_errmsg(st));
     }
     xe->orders = calloc(xe->n_orders ? xe->n_orders : 1, sizeof(*xe->orders));
+    xe->owners = calloc(xe->n_orders ? xe->n_orders : 1, sizeof(*xe->owners));
     xe->fills = calloc(xe->n_fills ? xe->n_fills : 1, sizeof(*xe->fills));
-    if (!xe->orders || !xe->fills) {
+    if (!xe->orders || !xe->owners || !xe->fills) {
         free(first);
         return clb_errf(err, errlen, CLB_ENOMEM, "out of memory");
     }
@@ -403,6 +404,9 @@ static int prepare_exchange(struct clb_store *st, struct clb_recovery_exchange *
             .state = (enum clb_order_state)o->state,
             .fills = xe->fills + first[i],
             .n_fills = first[i + 1] - first[i] };
+        uint64_t sid;
+        if (parse_u64(o->strategy_id, 10, &sid) && sid < (UINT64_C(1) << 31))
+            xe->owners[i] = (uint32_t)sid;
     }
     free(first);
 
@@ -532,7 +536,8 @@ void clb_recovery_apply(struct clb_recovery *r, struct clb_engine_config *cfg)
     for (size_t x = 0; x < r->n_xs; x++) {
         const struct clb_recovery_exchange *xe = &r->xs[x];
         r->all[n++] = (struct clb_engine_conn_start){
-            .connector = xe->name, .restore = xe->orders, .n_restore = xe->n_orders,
+            .connector = xe->name, .restore = xe->orders, .restore_owner = xe->owners,
+            .n_restore = xe->n_orders,
             .known_ids = xe->known_ptrs, .n_known = xe->known_ptrs ? xe->n_known : 0,
             .adopt_since_ms = xe->since_ms };
     }
@@ -547,6 +552,7 @@ void clb_recovery_free(struct clb_recovery *r)
         struct clb_recovery_exchange *xe = &r->xs[x];
         free(xe->rows);
         free(xe->orders);
+        free(xe->owners);
         free(xe->fill_rows);
         free(xe->fills);
         free(xe->known);

@@ -70,6 +70,7 @@ struct clb_recovery_exchange {
     char name[CLB_STORE_CONNECTOR_MAX];
     struct clb_store_order *rows;      /* open orders (string storage of orders[]) */
     struct clb_order_restore *orders;  /* n_orders entries */
+    uint32_t *owners;                  /* their strategy ids (0: manual or not numeric) */
     size_t n_orders;
     struct clb_store_fill *fill_rows;  /* their recorded fills */
     struct clb_fill *fills;            /* n_fills entries; orders[i].fills points in */

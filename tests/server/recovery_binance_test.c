@@ -16,7 +16,9 @@
  *  - every order the store has (but lost ones) exists on the simulator;
  *  - every simulator trade of the account is in the store's fills exactly
  *    once, on the right order with the right amount and price, and the
- *    store has no other fill.
+ *    store has no other fill;
+ *  - every fill is recorded under its order's strategy, also when the
+ *    order was restored after a crash.
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -300,6 +302,15 @@ static int check_reconciled(int round, struct fills *fs, bool verbose)
             LOGE("round %d: trade %s differs (order %s in the store, %s on the "
                          "simulator)",
                          round, tid, hit->client_order_id, cid ? cid : "?");
+            bad++;
+        }
+    }
+    /* a fill carries its order's strategy, restored orders' included */
+    for (size_t m = 0; m < fs->n; m++) {
+        const struct clb_store_order *so = find_order(&os, fs->v[m].client_order_id);
+        if (so && strcmp(so->strategy_id, fs->v[m].strategy_id) != 0) {
+            LOGE("round %d: fill %s of order %s has strategy \"%s\", its order \"%s\"", round,
+                 fs->v[m].trade_id, so->client_order_id, fs->v[m].strategy_id, so->strategy_id);
             bad++;
         }
     }

@@ -60,6 +60,7 @@ Test(recovery_run, exchange_orders_are_handed_over_with_their_fills)
         fill("b-open", "bn", "t2", 300),
         fill("p-open", "paper", "1", 100),
     };
+    clb_store_strlcpy(recs[1].u.order.strategy_id, sizeof(recs[1].u.order.strategy_id), "7");
     cr_assert_eq(clb_store_write(st, recs, sizeof(recs) / sizeof(recs[0])), CLB_OK, "%s",
                  clb_store_errmsg(st));
     /* strategies of earlier runs: the highest numeric id is the new base */
@@ -108,6 +109,8 @@ Test(recovery_run, exchange_orders_are_handed_over_with_their_fills)
         cr_assert_str_eq(o->fills[i].fee_asset, "USDT");
     }
     cr_assert(t1 && t2, "b-open's fills are not t1 and t2");
+    cr_assert_eq(xe->owners[0], 7, "b-open's strategy");
+    cr_assert_eq(xe->owners[1], 0, "b-pend was manual");
     o = &xe->orders[1];
     cr_assert_str_eq(o->params.client_order_id, "b-pend");
     cr_assert_str_eq(o->exchange_order_id, "");
@@ -140,6 +143,7 @@ Test(recovery_run, exchange_orders_are_handed_over_with_their_fills)
     cr_assert_str_eq(cfg.conn_start[1].connector, "bn");
     cr_assert_eq(cfg.conn_start[1].n_restore, 2);
     cr_assert_eq(cfg.conn_start[1].restore, xe->orders);
+    cr_assert_eq(cfg.conn_start[1].restore_owner, xe->owners);
     cr_assert_eq(cfg.conn_start[1].n_known, 3);
     cr_assert_eq(cfg.conn_start[1].adopt_since_ms, xe->since_ms);
     cr_assert_eq(cfg.conn_start[1].n_deltas, 0);
