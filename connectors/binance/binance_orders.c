@@ -164,36 +164,38 @@ static int send_create(struct clb_binance *b, uint32_t mi, const char *cid, enum
     return bn_req_submit(b, rq);
 }
 
-static void send_cancel(struct clb_binance *b, const char *cid, struct bn_oinfo *oi)
+/* A request about one order by its client id (DELETE or GET
+ * /api/v3/order): counts it in *sent, marks *inflight and its next retry
+ * time while it is out, clears *inflight again when it cannot be
+ * submitted. Nothing happens when the request pool is full. */
+static void send_by_client_id(struct clb_binance *b, enum bn_req_kind kind, const char *method,
+                              int weight, const char *cid, struct bn_oinfo *oi, uint64_t *sent,
+                              bool *inflight, int64_t *next_ns, int32_t retry_ms)
 {
-    struct bn_req *rq = bn_req_new(b, BN_RQ_ORDER_CANCEL, "DELETE", "/api/v3/order", true, 1);
+    struct bn_req *rq = bn_req_new(b, kind, method, "/api/v3/order", true, weight);
     if (!rq)
         return;
+    (*sent)++;
     rq->market = oi->market;
     snprintf(rq->client_id, sizeof(rq->client_id), "%s", cid);
     snprintf(rq->params, sizeof(rq->params), "symbol=%s&origClientOrderId=%s",
              b->markets[oi->market].xsym, cid);
-    oi->cancel_inflight = true;
-    oi->next_cancel_ns = bn_mono_ns() + b->cfg.cancel_retry_ms * NS_PER_MS;
-    b->stats.cancels_sent++;
+    *inflight = true;
+    *next_ns = bn_mono_ns() + retry_ms * NS_PER_MS;
     if (bn_req_submit(b, rq) != CLB_OK)
-        oi->cancel_inflight = false;
+        *inflight = false;
+}
+
+static void send_cancel(struct clb_binance *b, const char *cid, struct bn_oinfo *oi)
+{
+    send_by_client_id(b, BN_RQ_ORDER_CANCEL, "DELETE", 1, cid, oi, &b->stats.cancels_sent,
+                      &oi->cancel_inflight, &oi->next_cancel_ns, b->cfg.cancel_retry_ms);
 }
 
 static void send_status(struct clb_binance *b, const char *cid, struct bn_oinfo *oi)
 {
-    struct bn_req *rq = bn_req_new(b, BN_RQ_ORDER_STATUS, "GET", "/api/v3/order", true, 4);
-    if (!rq)
-        return;
-    rq->market = oi->market;
-    snprintf(rq->client_id, sizeof(rq->client_id), "%s", cid);
-    snprintf(rq->params, sizeof(rq->params), "symbol=%s&origClientOrderId=%s",
-             b->markets[oi->market].xsym, cid);
-    oi->status_inflight = true;
-    oi->next_status_ns = bn_mono_ns() + b->cfg.status_retry_ms * NS_PER_MS;
-    b->stats.status_queries++;
-    if (bn_req_submit(b, rq) != CLB_OK)
-        oi->status_inflight = false;
+    send_by_client_id(b, BN_RQ_ORDER_STATUS, "GET", 4, cid, oi, &b->stats.status_queries,
+                      &oi->status_inflight, &oi->next_status_ns, b->cfg.status_retry_ms);
 }
 
 static void send_trades(struct clb_binance *b, const struct clb_tracked_order *o,
