@@ -83,6 +83,8 @@ static void usage(FILE *f)
         "Runs the engine: paper trading on a live simulated market (BTC-USDT and\n"
         "ETH-USDT) by default, an HTTPS API and a WebSocket stream. Stops cleanly on\n"
         "SIGINT/SIGTERM: strategies stop, their orders are cancelled, exit status 0.\n"
+        "Strategies running when a run ends (shutdown or crash) resume at the next\n"
+        "start, with their ids and parameters (resume_strategies: false to not).\n"
         "\n"
         "  --config FILE         JSON configuration (see below); flags override it\n"
         "  --data-dir DIR        tokens, TLS certificate, state (default ./var)\n"
@@ -93,7 +95,8 @@ static void usage(FILE *f)
         "                        the colibri executable, as the build copies them)\n"
         "\n"
         "Configuration keys: listen, ws_listen, data_dir, tick_ms, seed,\n"
-        "tls {cert, key}, metrics {public}, debug_console, ws {allowed_origins},\n"
+        "tls {cert, key}, metrics {public}, debug_console, resume_strategies,\n"
+        "ws {allowed_origins},\n"
         "connectors [{name, type: \"paper\", markets, maker_fee, taker_fee, latency_ms} |\n"
         "            {name, type: \"binance\", markets, rest_url, stream_url, ws_api_url,\n"
         "             client_id_prefix, ca_file, orders_over_rest, cancel_orphans}]\n"
@@ -461,6 +464,12 @@ int cli_serve_main(int argc, char **argv)
                    &rec, &writer, &backend_name) != 0)
         goto out;
     clb_recovery_apply(&rec, &ec);
+    if (!cfg.resume_strategies && ec.n_resume) {
+        clb_logf(log, CLB_LOG_INFO, "resume_strategies is false: the %zu strategy(ies) running "
+                 "when the last run ended stay stopped", ec.n_resume);
+        ec.resume = NULL;
+        ec.n_resume = 0;
+    }
     ec.log = log;
     ec.store_writer = writer;
     ec.store_backend = backend_name;

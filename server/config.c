@@ -36,6 +36,7 @@ void clb_serve_config_init(struct clb_serve_config *c)
     c->ws_port = 8444;
     c->tick_ms = 1000;
     c->debug_console_port = 8211;
+    c->resume_strategies = true;
 }
 
 static void free_origins(char **o, size_t n)
@@ -165,7 +166,8 @@ static int parse_root(struct clb_serve_config *n, json_t *root, const char *src,
 {
     static const char *const top[] = { "listen", "ws_listen", "data_dir", "tick_ms", "seed",
                                        "tls", "metrics", "debug_console", "ws", "connectors",
-                                       "balances", "store", "gateway", NULL };
+                                       "balances", "store", "gateway", "resume_strategies",
+                                       NULL };
     int rc;
     if (!json_is_object(root))
         return clb_errf(err, errlen, CLB_EINVAL, "%s: the top level must be an object, not %s", src,
@@ -233,6 +235,13 @@ static int parse_root(struct clb_serve_config *n, json_t *root, const char *src,
             return clb_errf(err, errlen, CLB_EINVAL,
                         "%s: debug_console: must be true, false or a port in [0, 65535]", src);
         }
+    }
+    if ((v = json_object_get(root, "resume_strategies"))) {
+        if (!json_is_boolean(v))
+            return clb_errf(err, errlen, CLB_EINVAL,
+                            "%s: resume_strategies: must be true or false, not %s", src,
+                            clb_json_type_name(v));
+        n->resume_strategies = json_is_true(v);
     }
     if ((v = json_object_get(root, "ws"))) {
         static const char *const keys[] = { "allowed_origins", NULL };

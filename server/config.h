@@ -16,6 +16,9 @@
  *                 self-signed pair generated in DATA_DIR/tls (tls_cert.h)
  *   metrics       {"public": BOOL}  /metrics without a token, default false
  *   debug_console false | true (port 8211) | PORT    default false
+ *   resume_strategies  BOOL: at start, create and start again the strategies
+ *                 that were running when the last run ended (recovery.h,
+ *                 item 7)                            default true
  *   ws            {"allowed_origins": ["https://host:port", ...]}
  *   connectors    [{name, type: "paper", markets[], maker_fee, taker_fee,
  *                   latency_ms} | {name, type: "binance", markets[], rest_url,
@@ -57,6 +60,7 @@ struct clb_serve_config {
     bool metrics_public;
     bool debug_console;
     int debug_console_port;
+    bool resume_strategies;
     char **allowed_origins;   /* heap array of heap strings, NULL when not configured */
     size_t n_origins;
     json_t *connectors;       /* owned reference or NULL (engine defaults) */

@@ -822,6 +822,17 @@ struct eng_trade {
 
 enum eng_sstate { SS_CREATED = 0, SS_RUNNING, SS_STOPPED };
 
+/* A strategy to resume (clb_engine_config.resume): its strategy.create
+ * parameters, or NULL with why it cannot be (reported at the first try). */
+struct eng_resume {
+    uint32_t id;
+    char name[64];
+    json_t *create;
+    char why[160];
+    int64_t next_try_mono;
+    bool waiting_logged;
+};
+
 struct eng_strategy;
 
 /* The connector a strategy sees: forwards every hook to the real one and
@@ -907,6 +918,8 @@ struct clb_engine {
     struct eng_strategy *strats[CLB_ENGINE_MAX_STRATEGIES];
     size_t n_strats;
     uint32_t next_id;
+    struct eng_resume *resume; /* strategies still to resume */
+    size_t n_resume;
     struct eng_order *live;
     size_t n_live, cap_live;
     struct eng_order *fin; /* ring of CLB_ENGINE_KEEP_FINISHED */
@@ -1144,6 +1157,7 @@ struct clb_log *clb_engine_log(struct clb_engine *e)
 #define LOGD(e, ...) clb_logf((e)->log, CLB_LOG_DEBUG, __VA_ARGS__)
 #define LOGI(e, ...) clb_logf((e)->log, CLB_LOG_INFO, __VA_ARGS__)
 #define LOGW(e, ...) clb_logf((e)->log, CLB_LOG_WARN, __VA_ARGS__)
+#define LOGE(e, ...) clb_logf((e)->log, CLB_LOG_ERROR, __VA_ARGS__)
 
 /* ------------------------------------------------------------------------ */
 /* Snapshots                                                                 */
@@ -2589,9 +2603,12 @@ static int apply_params(const struct clb_strategy_ops *ops, void *cfg, json_t *p
 }
 
 /* The strategy's row of the strategies table: who it is, its status
- * ("created", "running", "stopped", or "deleted" when status says so), its
- * parameters and, as its state, its figures. Written at every change of
- * status or parameters (commands, not the hot path). */
+ * ("created", "running", "stopped", or what status says: "deleted", or
+ * "running" for one stopped by the engine's shutdown, which the next start
+ * resumes), its parameters and, as its state, its figures plus, for a
+ * two-venue strategy, connector_2 and market_2 (what a resume needs).
+ * Written at every change of status or parameters (commands, not the hot
+ * path). */
 static void store_strategy(struct clb_engine *e, const struct eng_strategy *es,
                            const char *status)
 {
@@ -2604,6 +2621,11 @@ static void store_strategy(struct clb_engine *e, const struct eng_strategy *es,
     snprintf(st->id, sizeof(st->id), "%" PRIu32, es->id);
     json_t *cfg = params_json(es->ops, es->ops->config ? es->ops->config(es->s) : NULL);
     json_t *state = strategy_metrics_json(es);
+    if (state && es->ec2) {
+        json_object_set_new(state, "connector_2", json_string(es->ec2->name));
+        json_object_set_new(state, "market_2",
+                            json_string(es->ec2->markets[es->market2].symbol));
+    }
     char *c = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
     char *sj = state ? json_dumps(state, JSON_COMPACT) : NULL;
     if (clb_store_strlcpy(st->name, sizeof(st->name), es->name) == CLB_OK &&
@@ -2657,13 +2679,15 @@ static int strat_start(struct clb_engine *e, struct eng_strategy *es, char *err,
     return CLB_OK;
 }
 
-static void strat_stop(struct clb_engine *e, struct eng_strategy *es)
+/* Stops es; stored_status is what its row says afterwards (NULL:
+ * "stopped"; the shutdown keeps "running" so the next start resumes it). */
+static void strat_stop(struct clb_engine *e, struct eng_strategy *es, const char *stored_status)
 {
     clb_clock_remove(&e->clock, &es->s->it); /* its stop hook cancels its orders */
     es->state = SS_STOPPED;
     es->stopped_ns = e->now_ns;
     LOGI(e, "strategy %" PRIu32 " (%s) stopped", es->id, es->name);
-    store_strategy(e, es, NULL);
+    store_strategy(e, es, stored_status);
 }
 
 static void strat_free(struct eng_strategy *es)
@@ -2713,8 +2737,11 @@ static int attach_second(struct eng_strategy *es, struct clb_strategy *s, char *
     return CLB_OK;
 }
 
-static int cmd_strategy_create(struct clb_engine *e, json_t *params, json_t **result, char *err,
-                               size_t errlen)
+/* Creates a strategy from the strategy.create parameters, numbered
+ * forced_id when it is not 0 (a resumed strategy keeps its id) and the next
+ * id otherwise. */
+static int strategy_create(struct clb_engine *e, json_t *params, uint32_t forced_id,
+                           json_t **result, char *err, size_t errlen)
 {
     static const char *const keys[] = { "name", "type", "connector", "market", "connector_2",
                                         "market_2", "params", "start", NULL };
@@ -2806,7 +2833,7 @@ static int cmd_strategy_create(struct clb_engine *e, json_t *params, json_t **re
         goto fail;
     }
     es->e = e;
-    es->id = e->next_id;
+    es->id = forced_id ? forced_id : e->next_id;
     es->ops = ops;
     es->ec = ec;
     es->market = (uint32_t)m;
@@ -2849,7 +2876,8 @@ static int cmd_strategy_create(struct clb_engine *e, json_t *params, json_t **re
         goto fail;
     free(cfg);
     e->strats[e->n_strats++] = es;
-    e->next_id++;
+    if (!forced_id)
+        e->next_id++;
     if (es->state != SS_RUNNING) {
         LOGI(e, "strategy %" PRIu32 " (%s, %s on %s %s) created", es->id, es->name, ops->type,
              ec->name, market);
@@ -2861,6 +2889,12 @@ fail:
     free(cfg);
     strat_free(es);
     return rc;
+}
+
+static int cmd_strategy_create(struct clb_engine *e, json_t *params, json_t **result, char *err,
+                               size_t errlen)
+{
+    return strategy_create(e, params, 0, result, err, errlen);
 }
 
 static int cmd_strategy_start(struct clb_engine *e, json_t *params, json_t **result, char *err,
@@ -2890,7 +2924,7 @@ static int cmd_strategy_stop(struct clb_engine *e, json_t *params, json_t **resu
     if (es->state != SS_RUNNING)
         return clb_errf(err, errlen, CLB_ESTATE, "strategy %" PRIu32 " is not running (%s)", es->id,
                      sstate_name(es->state));
-    strat_stop(e, es);
+    strat_stop(e, es, NULL);
     *result = strategy_json(e, es);
     return CLB_OK;
 }
@@ -2966,7 +3000,7 @@ static int cmd_strategy_delete(struct clb_engine *e, json_t *params, json_t **re
     if (rc != CLB_OK)
         return rc;
     if (es->state == SS_RUNNING)
-        strat_stop(e, es);
+        strat_stop(e, es, NULL);
     size_t i = 0;
     while (e->strats[i] != es)
         i++;
@@ -3484,6 +3518,104 @@ static bool strategy_orders_live(struct clb_engine *e)
     return false;
 }
 
+/* ---- resuming the strategies of an earlier run ---- */
+
+static json_t *resume_str(const char *v)
+{
+    return v ? json_string(v) : NULL;
+}
+
+/* Copies cfg->resume into e->resume as strategy.create parameters. Only
+ * allocation fails here (CLB_ENOMEM); an entry that cannot be turned into
+ * parameters keeps why, reported by the worker. */
+static int resume_prepare(struct clb_engine *e, const struct clb_engine_config *cfg)
+{
+    if (!cfg->resume || cfg->n_resume == 0)
+        return CLB_OK;
+    e->resume = calloc(cfg->n_resume, sizeof(*e->resume));
+    if (!e->resume)
+        return CLB_ENOMEM;
+    for (size_t i = 0; i < cfg->n_resume; i++) {
+        const struct clb_engine_resume *r = &cfg->resume[i];
+        struct eng_resume *er = &e->resume[e->n_resume++];
+        er->id = r->id;
+        snprintf(er->name, sizeof(er->name), "%s", r->name ? r->name : "");
+        if (r->id == 0 || r->id > cfg->strategy_id_base) {
+            snprintf(er->why, sizeof(er->why), "its id is not below the next id (%" PRIu32 ")",
+                     cfg->strategy_id_base + 1);
+            continue;
+        }
+        json_error_t je;
+        json_t *params = r->params_json ? json_loads(r->params_json, 0, &je) : json_object();
+        if (!json_is_object(params)) {
+            json_decref(params);
+            snprintf(er->why, sizeof(er->why), "its stored parameters are not a JSON object");
+            continue;
+        }
+        json_t *c = json_object();
+        if (!c) {
+            json_decref(params);
+            return CLB_ENOMEM;
+        }
+        json_object_set_new(c, "name", resume_str(r->name));
+        json_object_set_new(c, "type", resume_str(r->type));
+        json_object_set_new(c, "connector", resume_str(r->connector));
+        json_object_set_new(c, "market", resume_str(r->market));
+        if (r->connector_2)
+            json_object_set_new(c, "connector_2", json_string(r->connector_2));
+        if (r->market_2)
+            json_object_set_new(c, "market_2", json_string(r->market_2));
+        json_object_set_new(c, "params", params);
+        json_object_set_new(c, "start", json_true());
+        er->create = c;
+    }
+    return CLB_OK;
+}
+
+/* Worker, while running: creates and starts the strategies left to resume
+ * whose connectors are ready; the others are tried again a second later. */
+static void resume_strategies(struct clb_engine *e, int64_t mono)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < e->n_resume; i++) {
+        struct eng_resume *er = &e->resume[i];
+        if (er->create && mono < er->next_try_mono) {
+            e->resume[keep++] = *er;
+            continue;
+        }
+        char err[ENG_ERR] = "";
+        int rc = CLB_EINVAL;
+        if (!er->create)
+            snprintf(err, sizeof(err), "%s", er->why);
+        else if (strat_find(e, er->id))
+            snprintf(err, sizeof(err), "id %" PRIu32 " is taken", er->id);
+        else {
+            json_t *res = NULL;
+            rc = strategy_create(e, er->create, er->id, &res, err, sizeof(err));
+            json_decref(res);
+        }
+        if (rc == CLB_ENOTREADY) {
+            if (!er->waiting_logged)
+                LOGI(e, "strategy %" PRIu32 " (%s) resumes when it can: %s", er->id, er->name,
+                     err);
+            er->waiting_logged = true;
+            er->next_try_mono = mono + NS_PER_S;
+            e->resume[keep++] = *er;
+            continue;
+        }
+        if (rc == CLB_OK)
+            LOGI(e, "strategy %" PRIu32 " (%s) resumed: it was running when the last run ended",
+                 er->id, er->name);
+        else
+            LOGE(e, "strategy %" PRIu32 " (%s) not resumed: %s", er->id, er->name, err);
+        json_decref(er->create);
+    }
+    if (keep != e->n_resume) {
+        e->n_resume = keep;
+        snap_publish(e, SNAP_STRATEGIES, build_strategies(e));
+    }
+}
+
 static void begin_stop(struct clb_engine *e)
 {
     e->state = ES_STOPPING;
@@ -3495,7 +3627,7 @@ static void begin_stop(struct clb_engine *e)
     LOGI(e, "engine stopping: stopping strategies and cancelling their orders");
     for (size_t i = 0; i < e->n_strats; i++)
         if (e->strats[i]->state == SS_RUNNING)
-            strat_stop(e, e->strats[i]);
+            strat_stop(e, e->strats[i], "running");
     publish_all(e);
 }
 
@@ -3686,6 +3818,8 @@ static void *worker_main(void *arg)
             snap_publish(e, SNAP_BALANCES, build_balances(e));
         }
         drain_commands(e);
+        if (e->n_resume && e->state == ES_RUNNING)
+            resume_strategies(e, mono_ns());
         if (e->state == ES_RUNNING && atomic_load(&e->stop_requested))
             begin_stop(e);
         if (e->state == ES_STOPPING) {
@@ -3744,6 +3878,11 @@ static void engine_free(struct clb_engine *e)
     for (size_t i = 0; i < e->n_strats; i++)
         strat_free(e->strats[i]);
     e->n_strats = 0;
+    for (size_t i = 0; i < e->n_resume; i++)
+        json_decref(e->resume[i].create);
+    free(e->resume);
+    e->resume = NULL;
+    e->n_resume = 0;
     if (e->conns) {
         /* exchange connectors are gone already (teardown_exchanges) */
         for (size_t i = 0; i < CLB_ENGINE_MAX_CONNECTORS; i++)
@@ -4409,6 +4548,8 @@ int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **o
     atomic_init(&e->stop_requested, false);
     atomic_init(&e->stop_timeout_ms, 0);
     e->next_id = cfg->strategy_id_base + 1;
+    e->cfg.resume = NULL; /* copied below */
+    e->cfg.n_resume = 0;
     e->start_mono_ns = mono_ns();
     e->started_ns = wall_now(e);
     e->feed_next_seq = 1;
@@ -4420,6 +4561,10 @@ int clb_engine_create(const struct clb_engine_config *cfg, struct clb_engine **o
         goto fail;
     } else {
         e->own_log = true;
+    }
+    if ((rc = resume_prepare(e, cfg)) != CLB_OK) {
+        rc = clb_errf(err, errlen, rc, "out of memory");
+        goto fail;
     }
     e->cmd_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     e->feed_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -280,6 +280,16 @@ struct clb_engine_conn_start {
     int64_t adopt_since_ms;
 };
 
+/* A strategy to create again at start (server/recovery.h): one that was
+ * running when an earlier run ended, by a crash or a shutdown. It keeps its
+ * id (which must be <= strategy_id_base, so new ids never meet it). */
+struct clb_engine_resume {
+    uint32_t id;
+    const char *name, *type, *connector, *market;
+    const char *connector_2, *market_2; /* NULL for one-venue types */
+    const char *params_json;            /* its stored parameters (an object); NULL = defaults */
+};
+
 struct clb_engine_config {
     int64_t tick_ms;          /* clock tick, default 1000 (1..3600000) */
     uint64_t seed;            /* synthetic market seed */
@@ -308,6 +318,14 @@ struct clb_engine_config {
      * highest id an earlier run stored, server/recovery.h), so rows and
      * records of different runs never share an id. Default 0. */
     uint32_t strategy_id_base;
+    /* Strategies to resume (copied during clb_engine_create). The worker
+     * creates and starts each as soon as its connectors are ready, retrying
+     * every second while they are not, and logs "strategy N (NAME)
+     * resumed". One that cannot be created (its type, connector or market
+     * no longer configured, its parameters refused or not JSON, its id
+     * taken) is logged as an error and dropped; the others go on. */
+    const struct clb_engine_resume *resume;
+    size_t n_resume;
     /* The data directory, read during clb_engine_create only (borrowed):
      * exchange connectors whose API keys are not in the environment look
      * them up in its encrypted secrets file (server/secrets.h) as

@@ -445,14 +445,73 @@ static int prepare_exchange(struct clb_store *st, struct clb_recovery_exchange *
 
 /* ---- 6. strategy ids -------------------------------------------------------- */
 
+/* connector_2 and market_2 of a two-venue strategy, from its stored state
+ * (the engine writes them there); left "" when absent. */
+static void second_venue(const char *state_json, struct clb_recovery_strategy *rs)
+{
+    json_t *st = state_json ? json_loads(state_json, 0, NULL) : NULL;
+    const char *c = json_string_value(json_object_get(st, "connector_2"));
+    const char *m = json_string_value(json_object_get(st, "market_2"));
+    if (c && m && strlen(c) < sizeof(rs->connector_2) && strlen(m) < sizeof(rs->market_2)) {
+        memcpy(rs->connector_2, c, strlen(c) + 1);
+        memcpy(rs->market_2, m, strlen(m) + 1);
+    }
+    json_decref(st);
+}
+
+struct strat_scan {
+    struct clb_recovery *r;
+    int rc; /* CLB_ENOMEM when a copy failed (the read stops) */
+};
+
+/* Finds the highest numeric id, and keeps the running strategies (item 7). */
 static int on_strategy(void *ud, const struct clb_store_strategy *st)
 {
+    struct strat_scan *sc = ud;
+    struct clb_recovery *r = sc->r;
     uint64_t id;
-    uint32_t *max = ud;
     /* ids above 2^31 are not the engine's: ignored rather than wrapping */
-    if (parse_u64(st->id, 10, &id) && id > *max && id < (UINT64_C(1) << 31))
-        *max = (uint32_t)id;
+    if (!parse_u64(st->id, 10, &id) || id == 0 || id >= (UINT64_C(1) << 31))
+        return 0;
+    if (id > r->strategy_id_base)
+        r->strategy_id_base = (uint32_t)id;
+    if (strcmp(st->status, "running") != 0 || r->n_resume >= CLB_ENGINE_MAX_STRATEGIES)
+        return 0;
+    if (!r->strats && !(r->strats = calloc(CLB_ENGINE_MAX_STRATEGIES, sizeof(*r->strats)))) {
+        sc->rc = CLB_ENOMEM;
+        return 1;
+    }
+    struct clb_recovery_strategy *rs = &r->strats[r->n_resume];
+    memset(rs, 0, sizeof(*rs));
+    rs->id = (uint32_t)id;
+    memcpy(rs->name, st->name, sizeof(rs->name));
+    memcpy(rs->type, st->type, sizeof(rs->type));
+    memcpy(rs->connector, st->connector, sizeof(rs->connector));
+    memcpy(rs->market, st->market, sizeof(rs->market));
+    second_venue(st->state_json, rs);
+    if (!(rs->params_json = strdup(st->config_json ? st->config_json : "{}"))) {
+        sc->rc = CLB_ENOMEM;
+        return 1;
+    }
+    r->n_resume++;
     return 0;
+}
+
+/* r->resume from r->strats, once they no longer move. */
+static int index_resume(struct clb_recovery *r)
+{
+    if (!r->n_resume)
+        return CLB_OK;
+    if (!(r->resume = calloc(r->n_resume, sizeof(*r->resume))))
+        return CLB_ENOMEM;
+    for (size_t i = 0; i < r->n_resume; i++) {
+        const struct clb_recovery_strategy *rs = &r->strats[i];
+        r->resume[i] = (struct clb_engine_resume){
+            .id = rs->id, .name = rs->name, .type = rs->type, .connector = rs->connector,
+            .market = rs->market, .connector_2 = rs->connector_2[0] ? rs->connector_2 : NULL,
+            .market_2 = rs->market_2[0] ? rs->market_2 : NULL, .params_json = rs->params_json };
+    }
+    return CLB_OK;
 }
 
 /* ---- public ---------------------------------------------------------------- */
@@ -476,9 +535,16 @@ int clb_recovery_run(struct clb_store *st, json_t *connectors, int64_t now_ms,
                      r->xs[x].name, r->xs[x].n_orders, r->xs[x].n_fills,
                      (long long)r->xs[x].since_ms);
     }
-    if (rc == CLB_OK && (rc = clb_store_strategies_load(st, on_strategy,
-                                                       &r->strategy_id_base)) != CLB_OK)
+    struct strat_scan sc = { .r = r, .rc = CLB_OK };
+    if (rc == CLB_OK && (rc = clb_store_strategies_load(st, on_strategy, &sc)) != CLB_OK)
         rc = clb_errf(err, errlen, rc, "reading the strategies: %s", clb_store_errmsg(st));
+    if (rc == CLB_OK && sc.rc != CLB_OK)
+        rc = clb_errf(err, errlen, sc.rc, "reading the strategies: out of memory");
+    if (rc == CLB_OK && (rc = index_resume(r)) != CLB_OK)
+        rc = clb_errf(err, errlen, rc, "out of memory");
+    if (rc == CLB_OK && r->n_resume)
+        clb_logf(log, CLB_LOG_INFO, "recovery: %zu strategy(ies) were running when the last run "
+                 "ended", r->n_resume);
     if (rc != CLB_OK) {
         clb_recovery_free(r);
         return rc;
@@ -544,10 +610,22 @@ void clb_recovery_apply(struct clb_recovery *r, struct clb_engine_config *cfg)
     cfg->conn_start = r->all;
     cfg->n_conn_start = n;
     cfg->strategy_id_base = r->strategy_id_base;
+    cfg->resume = r->resume;
+    cfg->n_resume = r->resume ? r->n_resume : 0;
 }
 
 void clb_recovery_free(struct clb_recovery *r)
 {
+    if (r && r->strats)
+        for (size_t i = 0; i < r->n_resume; i++)
+            free(r->strats[i].params_json);
+    if (r) {
+        free(r->strats);
+        free(r->resume);
+        r->strats = NULL;
+        r->resume = NULL;
+        r->n_resume = 0;
+    }
     for (size_t x = 0; r && x < CLB_ENGINE_MAX_CONNECTORS; x++) {
         struct clb_recovery_exchange *xe = &r->xs[x];
         free(xe->rows);

@@ -43,6 +43,12 @@
  *     recovery finds the highest id stored in the strategies table, and the
  *     restarted engine numbers on from there, so a new strategy never takes
  *     over an earlier run's row, orders or fills.
+ *  7. Strategies to resume. Every stored strategy whose status is
+ *     "running" (it was running when the last run crashed, or was stopped
+ *     by its shutdown, which keeps that status) is handed to the engine
+ *     with its id, name, type, venue(s) and parameters, to be created and
+ *     started again (clb_engine_config.resume). Stopped, created and
+ *     deleted ones are not.
  *
  * Everything runs synchronously on the caller's thread with the caller's
  * store connection, before the store writer and the engine start (nothing
@@ -81,6 +87,18 @@ struct clb_recovery_exchange {
     int64_t since_ms;                  /* 0: nothing stored, no sweep */
 };
 
+/* A strategy to resume (item 7), its strings owned. */
+struct clb_recovery_strategy {
+    uint32_t id;
+    char name[CLB_STORE_ID_MAX];
+    char type[CLB_STORE_TYPE_MAX];
+    char connector[CLB_STORE_CONNECTOR_MAX];
+    char market[CLB_SYMBOL_MAX];
+    char connector_2[CLB_STORE_CONNECTOR_MAX]; /* "" for one-venue types */
+    char market_2[CLB_SYMBOL_MAX];
+    char *params_json;
+};
+
 /* The outcome: per paper connector, its balance deltas and id bases. Caller-
  * owned (init/deinit not needed: plain memory). The engine config points
  * into it, so it must outlive clb_engine_create. */
@@ -97,6 +115,9 @@ struct clb_recovery {
     size_t n_xs;
     uint64_t orders_handed; /* open exchange orders handed over */
     uint32_t strategy_id_base; /* the highest strategy id stored (numeric ids) */
+    struct clb_recovery_strategy *strats; /* to resume (heap) */
+    struct clb_engine_resume *resume;     /* n_resume entries pointing into strats */
+    size_t n_resume;
     /* paper then exchange entries, as clb_recovery_apply hands them over */
     struct clb_engine_conn_start all[2 * CLB_ENGINE_MAX_CONNECTORS];
 };
@@ -129,11 +150,13 @@ void clb_recovery_fallback(json_t *connectors, int64_t now_ms, struct clb_recove
  * previous run's spill file, replayed by the writer after recovery). */
 void clb_recovery_fresh_ids(struct clb_recovery *r, int64_t now_ms);
 
-/* Points cfg->conn_start at r's connectors (r must outlive
- * clb_engine_create, and stay where it is). */
+/* Points cfg->conn_start at r's connectors and cfg->resume at its
+ * strategies to resume (r must outlive clb_engine_create, and stay where it
+ * is). */
 void clb_recovery_apply(struct clb_recovery *r, struct clb_engine_config *cfg);
 
-/* Frees what clb_recovery_run allocated (the exchange entries) and empties
+/* Frees what clb_recovery_run allocated (the exchange entries and the
+ * strategies to resume) and empties
  * them; harmless on a zeroed, fallback or already freed r. */
 void clb_recovery_free(struct clb_recovery *r);
 

@@ -27,6 +27,7 @@ Test(config, defaults)
     cr_assert_null(c.tls_cert);
     cr_assert_not(c.metrics_public);
     cr_assert_not(c.debug_console);
+    cr_assert(c.resume_strategies);
     cr_assert_null(c.connectors);
     clb_serve_config_deinit(&c);
 }
@@ -36,7 +37,7 @@ Test(config, full_file)
     const char *text =
         "{\"listen\": \"0.0.0.0:9443\", \"ws_listen\": \"[::1]:0\", \"data_dir\": \"/tmp/x\","
         " \"tick_ms\": 250, \"seed\": 42, \"tls\": {\"cert\": \"c.pem\", \"key\": \"k.pem\"},"
-        " \"metrics\": {\"public\": true}, \"debug_console\": 9211,"
+        " \"metrics\": {\"public\": true}, \"debug_console\": 9211, \"resume_strategies\": false,"
         " \"ws\": {\"allowed_origins\": [\"https://dash.example\", \"http://localhost:3000\"]},"
         " \"connectors\": [{\"name\": \"p1\", \"type\": \"paper\", \"markets\": [\"ETH-USDT\"],"
         "   \"maker_fee\": 0, \"taker_fee\": 0.0005, \"latency_ms\": 0}],"
@@ -59,6 +60,7 @@ Test(config, full_file)
     cr_assert(c.metrics_public);
     cr_assert(c.debug_console);
     cr_assert_eq(c.debug_console_port, 9211);
+    cr_assert_not(c.resume_strategies);
     cr_assert_eq(c.n_origins, 2);
     cr_assert_str_eq(c.allowed_origins[1], "http://localhost:3000");
     cr_assert_str_eq(c.store_url, "sqlite:var/colibri.db");
@@ -93,6 +95,7 @@ Test(config, errors_name_file_and_key)
         { "{\"tls\": \"auto\"}", "t.json: tls: must be an object" },
         { "{\"metrics\": {\"public\": \"yes\"}}", "t.json: metrics.public: must be true or false" },
         { "{\"debug_console\": \"on\"}", "t.json: debug_console: must be true, false or a port" },
+        { "{\"resume_strategies\": 1}", "t.json: resume_strategies: must be true or false, not an integer" },
         { "{\"ws\": {\"allowed_origins\": [\"dash.example\"]}}",
           "t.json: ws.allowed_origins[0]: must be an origin" },
         { "{\"ws\": {\"allowed_origins\": \"*\"}}",

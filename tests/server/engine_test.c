@@ -661,6 +661,114 @@ Test(engine, feed_sequence_topics_and_gap)
     stop_engine();
 }
 
+/* The whole text a log written to f holds (heap). */
+static char *log_text(FILE *f)
+{
+    fflush(f);
+    long n = ftell(f);
+    cr_assert_geq(n, 0);
+    char *t = calloc(1, (size_t)n + 1);
+    cr_assert_not_null(t);
+    rewind(f);
+    cr_assert_eq(fread(t, 1, (size_t)n, f), (size_t)n);
+    return t;
+}
+
+static json_t *strategy_in_snapshot(json_int_t id)
+{
+    json_t *ss = snap("strategies"), *found = NULL, *s;
+    size_t i;
+    json_array_foreach(ss, i, s)
+        if (json_integer_value(json_object_get(s, "id")) == id)
+            found = json_incref(s);
+    json_decref(ss);
+    return found;
+}
+
+Test(engine, resume_recreates_running_strategies_and_reports_the_rest)
+{
+    FILE *lf = tmpfile();
+    cr_assert_not_null(lf);
+    cr_assert_eq(clb_log_create(lf, CLB_LOG_INFO, &g_log), CLB_OK);
+    struct clb_engine_config cfg;
+    clb_engine_config_default(&cfg);
+    cfg.tick_ms = 100;
+    cfg.seed = 7;
+    cfg.log = g_log;
+    cfg.strategy_id_base = 20;
+    const char *pmm = "pure_market_making";
+    struct clb_engine_resume rs[] = {
+        { 7, "mm7", pmm, "paper", "BTC-USDT", NULL, NULL,
+          "{\"bid_spread\": 0.004, \"order_amount\": 0.02, \"order_refresh_time\": 1}" },
+        { 9, "bad-type", "no_such_type", "paper", "BTC-USDT", NULL, NULL, "{}" },
+        { 10, "bad-json", pmm, "paper", "BTC-USDT", NULL, NULL, "{\"bid_spread\": " },
+        { 11, "bad-param", pmm, "paper", "BTC-USDT", NULL, NULL, "{\"bid_spread\": -1}" },
+        { 13, "bad-market", pmm, "paper", "XRP-USDT", NULL, NULL, "{}" },
+        { 25, "above-base", pmm, "paper", "BTC-USDT", NULL, NULL, "{}" },
+        { 12, "mm12", pmm, "paper", "ETH-USDT", NULL, NULL, NULL },
+        { 7, "twin", pmm, "paper", "BTC-USDT", NULL, NULL, "{}" },
+    };
+    cfg.resume = rs;
+    cfg.n_resume = sizeof(rs) / sizeof(rs[0]);
+    char err[256] = "";
+    cr_assert_eq(clb_engine_create(&cfg, &g_e, err, sizeof(err)), CLB_OK, "create: %s", err);
+    /* resumed at once (paper is ready), with their ids, names and params */
+    json_t *s7 = NULL, *s12 = NULL;
+    double t0 = now_s();
+    while ((!s7 || !s12) && now_s() - t0 < 5) {
+        json_decref(s7);
+        json_decref(s12);
+        s7 = strategy_in_snapshot(7);
+        s12 = strategy_in_snapshot(12);
+        if (!s7 || !s12)
+            sleep_ms(50);
+    }
+    cr_assert_not_null(s7, "strategy 7 not resumed");
+    cr_assert_not_null(s12, "strategy 12 not resumed");
+    cr_assert_str_eq(json_string_value(json_object_get(s7, "state")), "running");
+    cr_assert_str_eq(json_string_value(json_object_get(s7, "name")), "mm7");
+    cr_assert_str_eq(json_string_value(json_object_get(s12, "market")), "ETH-USDT");
+    json_t *p7 = json_object_get(s7, "params");
+    cr_assert_float_eq(json_number_value(json_object_get(p7, "bid_spread")), 0.004, 1e-12);
+    cr_assert_float_eq(json_number_value(json_object_get(p7, "order_amount")), 0.02, 1e-12);
+    json_decref(s7);
+    json_decref(s12);
+    for (json_int_t id = 8; id <= 25; id++) {
+        if (id == 12)
+            continue;
+        json_t *x = strategy_in_snapshot(id);
+        cr_assert_null(x, "strategy %lld should not exist", (long long)id);
+    }
+    /* a resumed strategy trades: its orders carry its id */
+    int live = 0, all = 0;
+    t0 = now_s();
+    while (all == 0 && now_s() - t0 < 5) {
+        count_orders(7, &live, &all);
+        if (all == 0)
+            sleep_ms(50);
+    }
+    cr_assert_gt(all, 0, "strategy 7 placed no order after resuming");
+    /* new strategies number on after the base, not after the resumed ids */
+    json_int_t id = create_pmm(false, NULL);
+    cr_assert_eq(id, 21);
+    stop_engine();
+    char *t = log_text(lf);
+    fclose(lf);
+    const char *want[] = {
+        "strategy 7 (mm7) resumed",
+        "strategy 12 (mm12) resumed",
+        "strategy 9 (bad-type) not resumed: type: unknown strategy type",
+        "strategy 10 (bad-json) not resumed: its stored parameters are not a JSON object",
+        "strategy 11 (bad-param) not resumed: params",
+        "strategy 13 (bad-market) not resumed: market:",
+        "strategy 25 (above-base) not resumed: its id is not below the next id (21)",
+        "strategy 7 (twin) not resumed: id 7 is taken",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        cr_assert(strstr(t, want[i]) != NULL, "log lacks \"%s\":\n%s", want[i], t);
+    free(t);
+}
+
 Test(engine, shutdown_stops_strategies_and_cancels)
 {
     start_engine(500, 0, NULL, NULL);
@@ -1007,10 +1115,18 @@ Test(engine, binance_not_ready_refuses_orders)
 {
     setenv("COLIBRI_BN_API_KEY", "k", 1);
     setenv("COLIBRI_BN_API_SECRET", "s", 1);
-    cr_assert_eq(clb_log_create(NULL, CLB_LOG_INFO, &g_log), CLB_OK);
+    FILE *lf = tmpfile();
+    cr_assert_not_null(lf);
+    cr_assert_eq(clb_log_create(lf, CLB_LOG_INFO, &g_log), CLB_OK);
     struct clb_engine_config cfg;
     clb_engine_config_default(&cfg);
     cfg.log = g_log;
+    /* a strategy to resume waits for the connector */
+    struct clb_engine_resume rs = { 3, "waits", "pure_market_making", "bn", "BTC-USDT",
+                                    NULL, NULL, "{}" };
+    cfg.resume = &rs;
+    cfg.n_resume = 1;
+    cfg.strategy_id_base = 3;
     cfg.connectors = json_loads("[{\"name\": \"bn\", \"type\": \"binance\", \"markets\": "
                                 "[\"BTC-USDT\"], \"rest_url\": \"http://127.0.0.1:9\", "
                                 "\"stream_url\": \"ws://127.0.0.1:9\", \"ws_api_url\": "
@@ -1041,9 +1157,17 @@ Test(engine, binance_not_ready_refuses_orders)
     cr_assert_eq(json_array_size(json_object_get(b, "bids")), 0);
     json_decref(b);
     cr_assert_eq(metric_sum("gauges", "colibri_connector_ready", "connector", "bn"), 0.0);
+    json_t *waiting = strategy_in_snapshot(3);
+    cr_assert_null(waiting, "strategy 3 resumed on a connector that is not ready");
     double t0 = now_s();
     stop_engine();
     cr_assert(now_s() - t0 < 4.0, "shutdown took %.1f s", now_s() - t0);
+    char *t = log_text(lf);
+    fclose(lf);
+    cr_assert(strstr(t, "strategy 3 (waits) resumes when it can: connector \"bn\"") != NULL,
+              "%s", t);
+    cr_assert(strstr(t, "not resumed") == NULL, "%s", t);
+    free(t);
 }
 
 /* ---- amm connectors and two-venue strategies ---- */

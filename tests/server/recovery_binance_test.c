@@ -80,7 +80,7 @@ static void write_config(void)
     FILE *f = fopen(p, "w");
     cr_assert_not_null(f);
     fprintf(f,
-            "{\"tick_ms\": 200,\n"
+            "{\"tick_ms\": 200, \"resume_strategies\": false,\n"
             " \"connectors\": [{\"name\": \"binance\", \"type\": \"binance\", "
             "\"markets\": [\"BTC-USDT\"], \"rest_url\": \"http://127.0.0.1:%d\", "
             "\"stream_url\": \"ws://127.0.0.1:%d\", "

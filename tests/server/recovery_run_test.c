@@ -63,18 +63,24 @@ Test(recovery_run, exchange_orders_are_handed_over_with_their_fills)
     clb_store_strlcpy(recs[1].u.order.strategy_id, sizeof(recs[1].u.order.strategy_id), "7");
     cr_assert_eq(clb_store_write(st, recs, sizeof(recs) / sizeof(recs[0])), CLB_OK, "%s",
                  clb_store_errmsg(st));
-    /* strategies of earlier runs: the highest numeric id is the new base */
-    static const char *const sids[] = { "3", "12", "x-99", "7" };
-    for (size_t i = 0; i < 4; i++) {
+    /* strategies of earlier runs: the highest numeric id is the new base;
+     * the running ones with a numeric id are to resume (7: two venues) */
+    static const char *const sids[] = { "3", "12", "x-99", "7", "5" };
+    static const char *const stat[] = { "running", "stopped", "running", "running", "deleted" };
+    for (size_t i = 0; i < 5; i++) {
         struct clb_store_rec sr;
         memset(&sr, 0, sizeof(sr));
         sr.type = CLB_STORE_REC_STRATEGY;
         clb_store_strlcpy(sr.u.strategy.id, sizeof(sr.u.strategy.id), sids[i]);
         clb_store_strlcpy(sr.u.strategy.name, sizeof(sr.u.strategy.name), "s");
         clb_store_strlcpy(sr.u.strategy.type, sizeof(sr.u.strategy.type), "pure_market_making");
-        clb_store_strlcpy(sr.u.strategy.status, sizeof(sr.u.strategy.status), "stopped");
-        sr.u.strategy.config_json = "{}";
-        sr.u.strategy.state_json = "{}";
+        clb_store_strlcpy(sr.u.strategy.status, sizeof(sr.u.strategy.status), stat[i]);
+        clb_store_strlcpy(sr.u.strategy.connector, sizeof(sr.u.strategy.connector), "paper");
+        clb_store_strlcpy(sr.u.strategy.market, sizeof(sr.u.strategy.market), "BTC-USDT");
+        sr.u.strategy.config_json = i == 0 ? "{\"bid_spread\": 0.02}" : "{}";
+        sr.u.strategy.state_json = i == 3 ? "{\"trades\": 4, \"connector_2\": \"uni\", "
+                                            "\"market_2\": \"WETH-USDC\"}"
+                                          : "{\"trades\": 1}";
         sr.u.strategy.created_ms = sr.u.strategy.updated_ms = T0;
         cr_assert_eq(clb_store_write(st, &sr, 1), CLB_OK, "%s", clb_store_errmsg(st));
     }
@@ -149,8 +155,23 @@ Test(recovery_run, exchange_orders_are_handed_over_with_their_fills)
     cr_assert_eq(cfg.conn_start[1].n_deltas, 0);
     cr_assert_eq(r.strategy_id_base, 12);
     cr_assert_eq(cfg.strategy_id_base, 12);
+    /* to resume, by id: 3 and 7 (x-99 is not the engine's, 12 stopped, 5 deleted) */
+    cr_assert_eq(cfg.n_resume, 2);
+    cr_assert_eq(cfg.resume, r.resume);
+    cr_assert_eq(cfg.resume[0].id, 3);
+    cr_assert_str_eq(cfg.resume[0].type, "pure_market_making");
+    cr_assert_str_eq(cfg.resume[0].connector, "paper");
+    cr_assert_str_eq(cfg.resume[0].market, "BTC-USDT");
+    cr_assert_str_eq(cfg.resume[0].params_json, "{\"bid_spread\": 0.02}");
+    cr_assert_null(cfg.resume[0].connector_2);
+    cr_assert_null(cfg.resume[0].market_2);
+    cr_assert_eq(cfg.resume[1].id, 7);
+    cr_assert_str_eq(cfg.resume[1].connector_2, "uni");
+    cr_assert_str_eq(cfg.resume[1].market_2, "WETH-USDC");
 
     clb_recovery_free(&r);
+    cr_assert_null(r.resume);
+    cr_assert_eq(r.n_resume, 0);
     cr_assert_null(r.xs[0].orders);
     cr_assert_eq(r.xs[0].n_orders, 0);
     clb_recovery_free(&r); /* twice is harmless */

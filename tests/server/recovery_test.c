@@ -191,7 +191,7 @@ Test(recovery, sigkill_restart_keeps_orders_fills_and_balances_consistent)
     snprintf(p, sizeof(p), "%s/config.json", g_dir);
     FILE *f = fopen(p, "w");
     cr_assert_not_null(f);
-    fputs("{\"tick_ms\": 100, \"seed\": 7,\n"
+    fputs("{\"tick_ms\": 100, \"seed\": 7, \"resume_strategies\": false,\n"
           " \"connectors\": [{\"name\": \"paper\", \"type\": \"paper\", "
           "\"markets\": [\"BTC-USDT\"], \"maker_fee\": 0.001, \"taker_fee\": 0.002, "
           "\"latency_ms\": 5}],\n"
@@ -298,4 +298,124 @@ Test(recovery, sigkill_restart_keeps_orders_fills_and_balances_consistent)
     cr_log_info("recovery test: %zu fills, %zu orders closed by recovery, %.1f s", fs.n,
                 total_closed, now_s() - t0);
     cr_assert(now_s() - t0 < 90, "took %.1f s", now_s() - t0);
+}
+
+/* GET /api/v1/strategies: the number listed, and the state and bid_spread
+ * of the one with id (state "" when it is not listed). */
+static size_t list_strategies(int port, long long id, char *state, size_t cap, double *bid_spread)
+{
+    char body[16384];
+    cr_assert_eq(curl_api(port, "GET", "/api/v1/strategies", NULL, body, sizeof(body)), 0, "%s",
+                 body);
+    json_t *j = json_loads(body, 0, NULL);
+    cr_assert_not_null(j, "%s", body);
+    json_t *a = json_object_get(j, "strategies"), *s;
+    size_t i, n = json_array_size(a);
+    state[0] = '\0';
+    json_array_foreach(a, i, s) {
+        if (json_integer_value(json_object_get(s, "id")) != id)
+            continue;
+        snprintf(state, cap, "%s", json_string_value(json_object_get(s, "state")));
+        *bid_spread = json_number_value(json_object_get(json_object_get(s, "params"),
+                                                        "bid_spread"));
+    }
+    json_decref(j);
+    return n;
+}
+
+/* Waits until strategy id is listed as running and has an open order. */
+static void wait_resumed(int port, long long id, const char *when)
+{
+    char state[32] = "", body[65536], path[128];
+    double bid = 0;
+    double t0 = now_s();
+    while (now_s() - t0 < 10) {
+        list_strategies(port, id, state, sizeof(state), &bid);
+        if (strcmp(state, "running") == 0)
+            break;
+        sleep_ms(100);
+    }
+    cr_assert_str_eq(state, "running", "%s: strategy %lld not resumed", when, id);
+    cr_assert_float_eq(bid, 0.006, 1e-12, "%s: the resumed strategy lost its parameters", when);
+    snprintf(path, sizeof(path), "/api/v1/orders?status=open&strategy=%lld", id);
+    bool placed = false;
+    for (t0 = now_s(); !placed && now_s() - t0 < 10; sleep_ms(100)) {
+        cr_assert_eq(curl_api(port, "GET", path, NULL, body, sizeof(body)), 0, "%s", body);
+        json_t *j = json_loads(body, 0, NULL);
+        placed = json_array_size(json_object_get(j, "orders")) > 0;
+        json_decref(j);
+    }
+    cr_assert(placed, "%s: resumed strategy %lld placed no order", when, id);
+}
+
+static void sigterm_child(void)
+{
+    int status = 0;
+    cr_assert_eq(kill(g_child, SIGTERM), 0);
+    waitpid(g_child, &status, 0);
+    g_child = 0;
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "serve exit status %d", status);
+}
+
+Test(recovery, running_strategies_resume_after_a_crash_and_a_shutdown)
+{
+    char p[400], body[4096], path[128];
+    snprintf(p, sizeof(p), "%s/config.json", g_dir);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fputs("{\"tick_ms\": 100, \"seed\": 7,\n"
+          " \"connectors\": [{\"name\": \"paper\", \"type\": \"paper\", "
+          "\"markets\": [\"BTC-USDT\"]}],\n"
+          " \"balances\": {\"BTC\": \"1\", \"USDT\": \"100000\"}}\n",
+          f);
+    fclose(f);
+    int port = start_serve();
+    long long a = start_strategy(port);
+    /* its parameters changed while it runs: the resume must use the new ones */
+    snprintf(path, sizeof(path), "/api/v1/strategies/%lld", a);
+    cr_assert_eq(curl_api(port, "PATCH", path, "{\"params\": {\"bid_spread\": 0.006}}", body,
+                          sizeof(body)), 0, "%s", body);
+    /* one created and never started, one started then stopped: neither resumes */
+    cr_assert_eq(curl_api(port, "POST", "/api/v1/strategies",
+                          "{\"type\": \"pure_market_making\", \"market\": \"BTC-USDT\", "
+                          "\"name\": \"idle\", \"start\": false}", body, sizeof(body)), 0,
+                 "%s", body);
+    long long c = start_strategy(port);
+    snprintf(path, sizeof(path), "/api/v1/strategies/%lld/stop", c);
+    cr_assert_eq(curl_api(port, "POST", path, NULL, body, sizeof(body)), 0, "%s", body);
+    sleep_ms(500); /* the writer commits the strategies' rows */
+
+    /* 1. a crash: the running one comes back with its id and parameters */
+    cr_assert_eq(kill(g_child, SIGKILL), 0);
+    waitpid(g_child, NULL, 0);
+    g_child = 0;
+    port = start_serve();
+    wait_resumed(port, a, "after SIGKILL");
+    char state[32];
+    double bid = 0;
+    cr_assert_eq(list_strategies(port, a, state, sizeof(state), &bid), 1,
+                 "only the running strategy resumes");
+    static char err[16384];
+    char want[64];
+    snprintf(want, sizeof(want), "strategy %lld (mm) resumed", a);
+    err_tail(err, sizeof(err));
+    cr_assert(strstr(err, want) != NULL, "no \"%s\" logged:\n%s", want, err);
+
+    /* 2. a clean shutdown stops it, and the next start resumes it again */
+    sigterm_child();
+    port = start_serve();
+    wait_resumed(port, a, "after SIGTERM");
+
+    /* 3. stopped through the API, it stays stopped */
+    snprintf(path, sizeof(path), "/api/v1/strategies/%lld/stop", a);
+    cr_assert_eq(curl_api(port, "POST", path, NULL, body, sizeof(body)), 0, "%s", body);
+    sigterm_child();
+    port = start_serve();
+    sleep_ms(500);
+    cr_assert_eq(list_strategies(port, a, state, sizeof(state), &bid), 0,
+                 "a stopped strategy resumed (%s)", state);
+    /* new ids go on after every stored one */
+    long long d = start_strategy(port);
+    cr_assert_gt(d, c);
+    sigterm_child();
 }
