@@ -185,19 +185,27 @@ static long long start_strategy(int port)
     return id;
 }
 
-Test(recovery, sigkill_restart_keeps_orders_fills_and_balances_consistent)
+/* The serve config: paper BTC-USDT with fees and latency. */
+static void write_config(bool resume)
 {
     char p[400];
     snprintf(p, sizeof(p), "%s/config.json", g_dir);
     FILE *f = fopen(p, "w");
     cr_assert_not_null(f);
-    fputs("{\"tick_ms\": 100, \"seed\": 7, \"resume_strategies\": false,\n"
-          " \"connectors\": [{\"name\": \"paper\", \"type\": \"paper\", "
-          "\"markets\": [\"BTC-USDT\"], \"maker_fee\": 0.001, \"taker_fee\": 0.002, "
-          "\"latency_ms\": 5}],\n"
-          " \"balances\": {\"BTC\": \"1\", \"USDT\": \"100000\"}}\n",
-          f);
+    fprintf(f,
+            "{\"tick_ms\": 100, \"seed\": 7, \"resume_strategies\": %s,\n"
+            " \"connectors\": [{\"name\": \"paper\", \"type\": \"paper\", "
+            "\"markets\": [\"BTC-USDT\"], \"maker_fee\": 0.001, \"taker_fee\": 0.002, "
+            "\"latency_ms\": 5}],\n"
+            " \"balances\": {\"BTC\": \"1\", \"USDT\": \"100000\"}}\n",
+            resume ? "true" : "false");
     fclose(f);
+}
+
+Test(recovery, sigkill_restart_keeps_orders_fills_and_balances_consistent)
+{
+    /* no strategy after a restart: the store alone must be consistent */
+    write_config(false);
 
     static struct clb_store_fill fill_buf[SERVE_MAX_FILLS];
     struct fills fs = { .v = fill_buf };
@@ -359,16 +367,8 @@ static void sigterm_child(void)
 
 Test(recovery, running_strategies_resume_after_a_crash_and_a_shutdown)
 {
-    char p[400], body[4096], path[128];
-    snprintf(p, sizeof(p), "%s/config.json", g_dir);
-    FILE *f = fopen(p, "w");
-    cr_assert_not_null(f);
-    fputs("{\"tick_ms\": 100, \"seed\": 7,\n"
-          " \"connectors\": [{\"name\": \"paper\", \"type\": \"paper\", "
-          "\"markets\": [\"BTC-USDT\"]}],\n"
-          " \"balances\": {\"BTC\": \"1\", \"USDT\": \"100000\"}}\n",
-          f);
-    fclose(f);
+    char body[4096], path[128];
+    write_config(true);
     int port = start_serve();
     long long a = start_strategy(port);
     /* its parameters changed while it runs: the resume must use the new ones */
