@@ -10,9 +10,8 @@
  *  1. Orders. Every open (non-terminal) order of this instance on a paper
  *     connector cannot exist on the restarted venue: it is recorded as
  *     CANCELED with a state-history row (reason CLB_ENOTFOUND, logged as
- *     "venue restarted"). Exchange connectors (a later issue) will be
- *     reconciled here instead, with the exchange's open orders matched by
- *     client-order-id prefix; see the hook in recovery.c.
+ *     "venue restarted"). Exchange connectors' orders are not closed here:
+ *     see items 4 and 5.
  *  2. Balances. A paper account's start = the configured start + the effect
  *     of every fill of this instance stored for that connector (buy: +amount
  *     base, -price*amount quote; sell: the reverse; the fee subtracted in its
