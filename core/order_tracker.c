@@ -189,15 +189,6 @@ static size_t printable_len(const char *s, size_t max)
     return n;
 }
 
-static bool valid_client_id(const char *s)
-{
-    size_t n = printable_len(s, CLB_CLIENT_ORDER_ID_MAX);
-    for (size_t i = 0; i < n; i++)
-        if (!is_id_char(s[i]))
-            return false;
-    return n > 0;
-}
-
 static bool valid_dec(clb_dec d)
 {
     return d.scale >= 0 && d.scale <= CLB_DEC_MAX_SCALE;
@@ -211,6 +202,26 @@ static uint64_t fnv1a(const char *s)
         h *= 0x100000001b3ull;
     }
     return h;
+}
+
+/* Validates a client id (1..CLB_CLIENT_ORDER_ID_MAX of [A-Za-z0-9._:/-]) and
+ * hashes it (fnv1a) in one pass, on the order path: true with *h the hash
+ * and *len the length when s is valid. */
+static bool client_id_hash(const char *s, uint64_t *h, size_t *len)
+{
+    if (!s)
+        return false;
+    uint64_t x = 0xcbf29ce484222325ull;
+    size_t n = 0;
+    for (; s[n]; n++) {
+        if (n == CLB_CLIENT_ORDER_ID_MAX || !is_id_char(s[n]))
+            return false; /* id characters are all printable, non-space */
+        x ^= (unsigned char)s[n];
+        x *= 0x100000001b3ull;
+    }
+    *h = x;
+    *len = n;
+    return n > 0;
 }
 
 /* ---- map, pool and list ------------------------------------------------ */
@@ -455,15 +466,16 @@ static int lookup(const struct clb_order_tracker *t, const char *id,
 int clb_tracker_start_tracking(struct clb_order_tracker *t, const struct clb_order_params *p,
                                int64_t now_ns)
 {
-    if (!p || !valid_client_id(p->client_order_id) ||
-        printable_len(p->market, CLB_SYMBOL_MAX - 1) == 0 ||
+    uint64_t h = 0;
+    size_t id_len = 0, market_len = 0;
+    if (!p || !client_id_hash(p->client_order_id, &h, &id_len) ||
+        (market_len = printable_len(p->market, CLB_SYMBOL_MAX - 1)) == 0 ||
         (p->side != CLB_SIDE_BUY && p->side != CLB_SIDE_SELL) ||
         (p->type != CLB_ORDER_LIMIT && p->type != CLB_ORDER_LIMIT_MAKER &&
          p->type != CLB_ORDER_MARKET) ||
         !valid_dec(p->price) || !valid_dec(p->amount) || clb_dec_sign(p->amount) <= 0 ||
         clb_dec_sign(p->price) < 0 || (p->type != CLB_ORDER_MARKET && clb_dec_is_zero(p->price)))
         return CLB_EINVAL;
-    uint64_t h = fnv1a(p->client_order_id);
     if (map_find(t, p->client_order_id, h) != NONE_)
         return CLB_EEXIST;
     if (t->free_head == NONE_)
@@ -473,8 +485,8 @@ int clb_tracker_start_tracking(struct clb_order_tracker *t, const struct clb_ord
     struct clb_tracked_order *o = &t->orders[idx];
     t->free_head = o->next_;
     /* The slot is clean (zeroed at init / eviction) apart from its links. */
-    strcpy(o->client_order_id, p->client_order_id);
-    strcpy(o->market, p->market);
+    memcpy(o->client_order_id, p->client_order_id, id_len + 1);
+    memcpy(o->market, p->market, market_len + 1);
     o->side = p->side;
     o->type = p->type;
     o->price = p->price;

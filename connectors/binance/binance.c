@@ -23,6 +23,14 @@
  * like a REST request that timed out. REST is the fallback (and the only
  * path with orders_over_rest).
  *
+ * The tick-to-order path (a place from inside a market-data event, down to
+ * the write) runs once per depth tick, so it runs cold: it avoids snprintf
+ * (bounded appenders, bn_put_*), a create keeps its order fields and its
+ * WS-API request is built and signed straight from them (its REST params
+ * text is made only when it goes over REST), a free pool entry is found in
+ * a bitmap, and bn_warm_orders runs the same code on scratch data every ms
+ * while the streams are quiet.
+ *
  * Housekeeping. A netloop timer every 100 ms (and the clock's tick) drives
  * everything periodic: startup steps and their retries, rules refresh, book
  * snapshots, order status queries and cancel retries, REST polling, and the
@@ -145,7 +153,8 @@ struct bn_oinfo *bn_oinfo_of(struct clb_binance *b, const struct clb_tracked_ord
     if (strcmp(oi->client_id, o->client_order_id) != 0) {
         /* the pool slot was reused: fresh state */
         memset(oi, 0, sizeof(*oi));
-        snprintf(oi->client_id, sizeof(oi->client_id), "%s", o->client_order_id);
+        size_t n = strnlen(o->client_order_id, sizeof(oi->client_id) - 1);
+        memcpy(oi->client_id, o->client_order_id, n);
         bn_market_by_symbol(b, o->market, &oi->market);
     }
     return oi;
@@ -441,31 +450,43 @@ static void throttle_on_response(struct clb_binance *b, const struct bn_req *rq,
 /* ------------------------------------------------------------------------ */
 /* Requests                                                                  */
 
+/* The lowest free pool index (what a scan of the pool would find), or
+ * BN_MAX_REQS when every entry is used: a look at the busy bitmap, not at
+ * the (large, cold) entries. */
+static uint32_t req_lowest_free(const struct clb_binance *b)
+{
+    for (uint32_t w = 0; w < BN_MAX_REQS / 64; w++)
+        if (~b->req_busy[w])
+            return w * 64 + (uint32_t)__builtin_ctzll(~b->req_busy[w]);
+    return BN_MAX_REQS;
+}
+
 struct bn_req *bn_req_new(struct clb_binance *b, enum bn_req_kind kind, const char *method,
                           const char *path, bool is_signed, int weight)
 {
     if (b->destroying)
         return NULL;
-    for (uint32_t i = 0; i < BN_MAX_REQS; i++) {
-        struct bn_req *rq = &b->reqs[i];
-        if (rq->used)
-            continue;
-        memset(rq, 0, offsetof(struct bn_req, url));
-        rq->url[0] = rq->body[0] = '\0';
-        rq->body_len = 0;
-        rq->owner = b;
-        rq->used = true;
-        rq->kind = kind;
-        rq->method = method;
-        snprintf(rq->path, sizeof(rq->path), "%s", path);
-        rq->is_signed = is_signed;
-        rq->weight = weight;
-        rq->next_wait = UINT32_MAX;
-        rq->queued_ns = bn_mono_ns();
-        b->n_reqs++;
-        return rq;
-    }
-    return NULL;
+    uint32_t i = req_lowest_free(b);
+    if (i >= BN_MAX_REQS)
+        return NULL;
+    struct bn_req *rq = &b->reqs[i];
+    memset(rq, 0, offsetof(struct bn_req, path));
+    rq->params[0] = rq->url[0] = rq->body[0] = '\0';
+    rq->body_len = 0;
+    rq->owner = b;
+    rq->used = true;
+    b->req_busy[i / 64] |= UINT64_C(1) << (i % 64);
+    rq->kind = kind;
+    rq->method = method;
+    size_t pl = strnlen(path, sizeof(rq->path) - 1);
+    memcpy(rq->path, path, pl);
+    rq->path[pl] = '\0';
+    rq->is_signed = is_signed;
+    rq->weight = weight;
+    rq->next_wait = UINT32_MAX;
+    rq->queued_ns = bn_mono_ns();
+    b->n_reqs++;
+    return rq;
 }
 
 void bn_req_free(struct clb_binance *b, struct bn_req *rq)
@@ -473,6 +494,8 @@ void bn_req_free(struct clb_binance *b, struct bn_req *rq)
     if (!rq->used)
         return;
     rq->used = false;
+    uint32_t i = (uint32_t)(rq - b->reqs);
+    b->req_busy[i / 64] &= ~(UINT64_C(1) << (i % 64));
     b->n_reqs--;
 }
 
@@ -561,18 +584,36 @@ static int split_params(char *q, struct clb_bn_param *ps, size_t cap)
     return (int)n;
 }
 
-/* Appends s to the buffer at *pos (bounded; *pos goes past cap on overflow). */
-static void put(char *buf, size_t cap, size_t *pos, const char *s, size_t n)
+void bn_put_u64(char *buf, size_t cap, size_t *pos, uint64_t v)
 {
-    size_t at = *pos;
-    if (at < cap && n < cap - at)
-        memcpy(buf + at, s, n);
-    *pos = at + n;
+    char d[20];
+    size_t n = sizeof(d);
+    do {
+        d[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    bn_put(buf, cap, pos, d + n, sizeof(d) - n);
 }
 
-static void put_s(char *buf, size_t cap, size_t *pos, const char *s)
+void bn_put_i64(char *buf, size_t cap, size_t *pos, int64_t v)
 {
-    put(buf, cap, pos, s, strlen(s));
+    if (v < 0) {
+        bn_put(buf, cap, pos, "-", 1);
+        bn_put_u64(buf, cap, pos, (uint64_t)0 - (uint64_t)v);
+    } else {
+        bn_put_u64(buf, cap, pos, (uint64_t)v);
+    }
+}
+
+void bn_put_dec(char *buf, size_t cap, size_t *pos, clb_dec d)
+{
+    char s[CLB_DEC_STRLEN];
+    int n = clb_dec_format(d, s, sizeof(s));
+    if (n < 0) {
+        *pos = cap; /* unformattable: an overflow for the caller */
+        return;
+    }
+    bn_put(buf, cap, pos, s, (size_t)n);
 }
 
 static bool json_plain(const char *s)
@@ -592,8 +633,11 @@ static int ws_build(struct clb_binance *b, const char *id, const char *method,
                     struct clb_bn_param *ps, size_t n, int64_t ts, char *out, size_t cap)
 {
     char tss[24], rws[24];
-    snprintf(tss, sizeof(tss), "%" PRId64, ts);
-    snprintf(rws, sizeof(rws), "%d", b->cfg.recv_window_ms);
+    size_t tl = 0, rl = 0;
+    bn_put_i64(tss, sizeof(tss), &tl, ts);
+    tss[tl] = '\0';
+    bn_put_i64(rws, sizeof(rws), &rl, b->cfg.recv_window_ms);
+    rws[rl] = '\0';
     bool plain = json_plain(b->api_key);
     for (size_t i = 0; i < n && plain; i++)
         plain = json_plain(ps[i].key) && json_plain(ps[i].value);
@@ -621,10 +665,10 @@ static int ws_build(struct clb_binance *b, const char *id, const char *method,
     size_t pl = 0;
     for (size_t i = 0; i < k; i++) {
         if (i)
-            put(pay, sizeof(pay), &pl, "&", 1);
-        put_s(pay, sizeof(pay), &pl, all[i].key);
-        put(pay, sizeof(pay), &pl, "=", 1);
-        put_s(pay, sizeof(pay), &pl, all[i].value);
+            BN_PUT_LIT(pay, sizeof(pay), &pl, "&");
+        bn_put_s(pay, sizeof(pay), &pl, all[i].key);
+        BN_PUT_LIT(pay, sizeof(pay), &pl, "=");
+        bn_put_s(pay, sizeof(pay), &pl, all[i].value);
     }
     if (pl >= sizeof(pay))
         return CLB_ERANGE;
@@ -633,52 +677,31 @@ static int ws_build(struct clb_binance *b, const char *id, const char *method,
     if (rc != CLB_OK)
         return rc;
     size_t o = 0;
-    put_s(out, cap, &o, "{\"id\":\"");
-    put_s(out, cap, &o, id);
-    put_s(out, cap, &o, "\",\"method\":\"");
-    put_s(out, cap, &o, method);
-    put_s(out, cap, &o, "\",\"params\":{");
+    BN_PUT_LIT(out, cap, &o, "{\"id\":\"");
+    bn_put_s(out, cap, &o, id);
+    BN_PUT_LIT(out, cap, &o, "\",\"method\":\"");
+    bn_put_s(out, cap, &o, method);
+    BN_PUT_LIT(out, cap, &o, "\",\"params\":{");
     for (size_t i = 0; i < n; i++) {
-        put_s(out, cap, &o, "\"");
-        put_s(out, cap, &o, ps[i].key);
-        put_s(out, cap, &o, "\":\"");
-        put_s(out, cap, &o, ps[i].value);
-        put_s(out, cap, &o, "\",");
+        BN_PUT_LIT(out, cap, &o, "\"");
+        bn_put_s(out, cap, &o, ps[i].key);
+        BN_PUT_LIT(out, cap, &o, "\":\"");
+        bn_put_s(out, cap, &o, ps[i].value);
+        BN_PUT_LIT(out, cap, &o, "\",");
     }
-    put_s(out, cap, &o, "\"apiKey\":\"");
-    put_s(out, cap, &o, b->api_key);
-    put_s(out, cap, &o, "\",\"recvWindow\":");
-    put_s(out, cap, &o, rws);
-    put_s(out, cap, &o, ",\"timestamp\":");
-    put_s(out, cap, &o, tss);
-    put_s(out, cap, &o, ",\"signature\":\"");
-    put_s(out, cap, &o, sig);
-    put_s(out, cap, &o, "\"}}");
+    BN_PUT_LIT(out, cap, &o, "\"apiKey\":\"");
+    bn_put_s(out, cap, &o, b->api_key);
+    BN_PUT_LIT(out, cap, &o, "\",\"recvWindow\":");
+    bn_put_s(out, cap, &o, rws);
+    BN_PUT_LIT(out, cap, &o, ",\"timestamp\":");
+    bn_put_s(out, cap, &o, tss);
+    BN_PUT_LIT(out, cap, &o, ",\"signature\":\"");
+    bn_put_s(out, cap, &o, sig);
+    BN_PUT_LIT(out, cap, &o, "\"}}");
     if (o >= cap || o > INT32_MAX)
         return CLB_ERANGE;
     out[o] = '\0';
     return (int)o;
-}
-
-/* Cache warming of the order path (the market stream's on_warm calls it
- * while the streams are quiet): builds and signs a canned order.place for
- * the first market the way an order is sent, into a scratch buffer, and
- * looks an id up in the tracker. Nothing is sent, tracked or counted. */
-void bn_warm_orders(struct clb_binance *b)
-{
-    if (!b->hmac || !b->ws_signer_ok || b->n_markets == 0)
-        return;
-    char q[256];
-    snprintf(q, sizeof(q),
-             "symbol=%s&side=BUY&type=LIMIT_MAKER&quantity=0.00033000&price=60000.01"
-             "&newClientOrderId=%swarm-0&newOrderRespType=FULL",
-             b->markets[0].xsym, b->prefix);
-    struct clb_bn_param ps[16];
-    int n = split_params(q, ps, sizeof(ps) / sizeof(ps[0]));
-    char buf[2048];
-    if (n > 0)
-        ws_build(b, "o0-0", "order.place", ps, (size_t)n, bn_server_ms(b), buf, sizeof(buf));
-    clb_tracker_get(&b->tracker, "warm-0");
 }
 
 /* The fast builder must produce exactly what binance_sign.c makes. */
@@ -699,22 +722,277 @@ static bool ws_build_agrees(struct clb_binance *b)
     return lx > 0 && lx == ly && memcmp(x, y, (size_t)lx) == 0;
 }
 
-static int ws_send_req(struct clb_binance *b, struct bn_req *rq)
+static const char *type_name(enum clb_order_type t)
 {
-    char q[sizeof(rq->params)];
-    memcpy(q, rq->params, sizeof(q));
+    return t == CLB_ORDER_MARKET ? "MARKET" : t == CLB_ORDER_LIMIT_MAKER ? "LIMIT_MAKER" : "LIMIT";
+}
+
+/* The order.place request of a create, built straight from its fields:
+ * the bytes ws_build makes from its params (bn_create_params: symbol,
+ * side, type, [timeInForce], quantity, [price], newClientOrderId,
+ * newOrderRespType), with the signed payload written in
+ * the key order Binance sorts to (apiKey < newClientOrderId <
+ * newOrderRespType < price < quantity < recvWindow < side < symbol <
+ * timeInForce < timestamp < type), so nothing is split, copied or sorted.
+ * Length, < 0 on error, or 0 when a value would need JSON escaping (the
+ * caller then takes the generic path). ws_create_agrees checks it against
+ * ws_build at create. */
+static int ws_build_create(struct clb_binance *b, const char *id, const char *xsym,
+                           enum clb_side side, enum clb_order_type type, clb_dec price,
+                           clb_dec amount, const char *cid, int64_t ts, char *out, size_t cap)
+{
+    if (!b->ws_direct || b->cfg.recv_window_ms <= 0 || !json_plain(xsym) || !json_plain(cid))
+        return 0;
+    char qs[CLB_DEC_STRLEN], ps[CLB_DEC_STRLEN];
+    int ql = clb_dec_format(amount, qs, sizeof(qs)), pl = 0;
+    bool has_price = type != CLB_ORDER_MARKET, gtc = type == CLB_ORDER_LIMIT;
+    if (has_price)
+        pl = clb_dec_format(price, ps, sizeof(ps));
+    if (ql < 0 || pl < 0)
+        return 0;
+    const char *sd = side == CLB_SIDE_BUY ? "BUY" : "SELL";
+    const char *ty = type_name(type);
+    char pay[1024];
+    size_t n = 0;
+    BN_PUT_LIT(pay, sizeof(pay), &n, "apiKey=");
+    bn_put_s(pay, sizeof(pay), &n, b->api_key);
+    BN_PUT_LIT(pay, sizeof(pay), &n, "&newClientOrderId=");
+    bn_put_s(pay, sizeof(pay), &n, cid);
+    BN_PUT_LIT(pay, sizeof(pay), &n, "&newOrderRespType=FULL");
+    if (has_price) {
+        BN_PUT_LIT(pay, sizeof(pay), &n, "&price=");
+        bn_put(pay, sizeof(pay), &n, ps, (size_t)pl);
+    }
+    BN_PUT_LIT(pay, sizeof(pay), &n, "&quantity=");
+    bn_put(pay, sizeof(pay), &n, qs, (size_t)ql);
+    BN_PUT_LIT(pay, sizeof(pay), &n, "&recvWindow=");
+    bn_put_i64(pay, sizeof(pay), &n, b->cfg.recv_window_ms);
+    BN_PUT_LIT(pay, sizeof(pay), &n, "&side=");
+    bn_put_s(pay, sizeof(pay), &n, sd);
+    BN_PUT_LIT(pay, sizeof(pay), &n, "&symbol=");
+    bn_put_s(pay, sizeof(pay), &n, xsym);
+    if (gtc)
+        BN_PUT_LIT(pay, sizeof(pay), &n, "&timeInForce=GTC");
+    BN_PUT_LIT(pay, sizeof(pay), &n, "&timestamp=");
+    bn_put_i64(pay, sizeof(pay), &n, ts);
+    BN_PUT_LIT(pay, sizeof(pay), &n, "&type=");
+    bn_put_s(pay, sizeof(pay), &n, ty);
+    if (n >= sizeof(pay))
+        return CLB_ERANGE;
+    char sig[CLB_BN_SIG_HEX_LEN + 1];
+    int rc = signer_sign(b, pay, n, sig);
+    if (rc != CLB_OK)
+        return rc;
+    size_t o = 0;
+    BN_PUT_LIT(out, cap, &o, "{\"id\":\"");
+    bn_put_s(out, cap, &o, id);
+    BN_PUT_LIT(out, cap, &o, "\",\"method\":\"order.place\",\"params\":{\"symbol\":\"");
+    bn_put_s(out, cap, &o, xsym);
+    BN_PUT_LIT(out, cap, &o, "\",\"side\":\"");
+    bn_put_s(out, cap, &o, sd);
+    BN_PUT_LIT(out, cap, &o, "\",\"type\":\"");
+    bn_put_s(out, cap, &o, ty);
+    if (gtc)
+        BN_PUT_LIT(out, cap, &o, "\",\"timeInForce\":\"GTC");
+    BN_PUT_LIT(out, cap, &o, "\",\"quantity\":\"");
+    bn_put(out, cap, &o, qs, (size_t)ql);
+    if (has_price) {
+        BN_PUT_LIT(out, cap, &o, "\",\"price\":\"");
+        bn_put(out, cap, &o, ps, (size_t)pl);
+    }
+    BN_PUT_LIT(out, cap, &o, "\",\"newClientOrderId\":\"");
+    bn_put_s(out, cap, &o, cid);
+    BN_PUT_LIT(out, cap, &o, "\",\"newOrderRespType\":\"FULL\",\"apiKey\":\"");
+    bn_put_s(out, cap, &o, b->api_key);
+    BN_PUT_LIT(out, cap, &o, "\",\"recvWindow\":");
+    bn_put_i64(out, cap, &o, b->cfg.recv_window_ms);
+    BN_PUT_LIT(out, cap, &o, ",\"timestamp\":");
+    bn_put_i64(out, cap, &o, ts);
+    BN_PUT_LIT(out, cap, &o, ",\"signature\":\"");
+    bn_put(out, cap, &o, sig, CLB_BN_SIG_HEX_LEN);
+    BN_PUT_LIT(out, cap, &o, "\"}}");
+    if (o >= cap || o > INT32_MAX)
+        return CLB_ERANGE;
+    out[o] = '\0';
+    return (int)o;
+}
+
+int bn_create_params(const struct clb_binance *b, struct bn_req *rq)
+{
+    if (!rq->has_order)
+        return CLB_EINVAL;
+    char *out = rq->params;
+    size_t cap = sizeof(rq->params), n = 0;
+    enum clb_order_type type = rq->type;
+    BN_PUT_LIT(out, cap, &n, "symbol=");
+    bn_put_s(out, cap, &n, b->markets[rq->market].xsym);
+    if (rq->side == CLB_SIDE_BUY)
+        BN_PUT_LIT(out, cap, &n, "&side=BUY&type=");
+    else
+        BN_PUT_LIT(out, cap, &n, "&side=SELL&type=");
+    bn_put_s(out, cap, &n, type_name(type));
+    if (type == CLB_ORDER_LIMIT)
+        BN_PUT_LIT(out, cap, &n, "&timeInForce=GTC");
+    BN_PUT_LIT(out, cap, &n, "&quantity=");
+    bn_put_dec(out, cap, &n, rq->amount);
+    if (type != CLB_ORDER_MARKET) {
+        BN_PUT_LIT(out, cap, &n, "&price=");
+        bn_put_dec(out, cap, &n, rq->price);
+    }
+    BN_PUT_LIT(out, cap, &n, "&newClientOrderId=");
+    bn_put_s(out, cap, &n, rq->client_id);
+    BN_PUT_LIT(out, cap, &n, "&newOrderRespType=FULL");
+    if (n >= cap || n > INT32_MAX) {
+        out[0] = '\0';
+        return CLB_ERANGE;
+    }
+    out[n] = '\0';
+    return (int)n;
+}
+
+/* The direct builder must produce exactly what ws_build makes from the
+ * params of the same create (a LIMIT with timeInForce, a MARKET without a
+ * price). */
+static bool ws_create_agrees(struct clb_binance *b)
+{
+    static const struct {
+        const char *q;
+        enum clb_side side;
+        enum clb_order_type type;
+    } cases[] = {
+        { "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price=60000.5"
+          "&newClientOrderId=x-1.y_2&newOrderRespType=FULL",
+          CLB_SIDE_BUY, CLB_ORDER_LIMIT },
+        { "symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.001"
+          "&newClientOrderId=x-1.y_2&newOrderRespType=FULL",
+          CLB_SIDE_SELL, CLB_ORDER_MARKET },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char q[256], x[2048], y[2048];
+        snprintf(q, sizeof(q), "%s", cases[i].q);
+        struct clb_bn_param ps[16];
+        int n = split_params(q, ps, 16);
+        int lx = ws_build_create(b, "o1-1", "BTCUSDT", cases[i].side, cases[i].type,
+                                 clb_dec_make(600005, 1), clb_dec_make(1, 3), "x-1.y_2",
+                                 INT64_C(1499827319559), x, sizeof(x));
+        int ly = n > 0 ? ws_build(b, "o1-1", "order.place", ps, (size_t)n,
+                                  INT64_C(1499827319559), y, sizeof(y))
+                       : -1;
+        if (lx <= 0 || lx != ly || memcmp(x, y, (size_t)lx) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Makes rq's create params when they are wanted and not there yet. */
+static int ensure_params(const struct clb_binance *b, struct bn_req *rq)
+{
+    if (rq->kind != BN_RQ_ORDER_NEW || !rq->has_order || rq->params[0])
+        return CLB_OK;
+    int n = bn_create_params(b, rq);
+    return n < 0 ? n : CLB_OK;
+}
+
+/* "o<idx>-<gen>", the WS-API id of pool entry idx. */
+static void ws_id(char *id, size_t cap, uint32_t idx, uint32_t gen)
+{
+    size_t il = 0;
+    BN_PUT_LIT(id, cap, &il, "o");
+    bn_put_u64(id, cap, &il, idx);
+    BN_PUT_LIT(id, cap, &il, "-");
+    bn_put_u64(id, cap, &il, gen);
+    id[il < cap ? il : cap - 1] = '\0';
+}
+
+static int ws_format_params(struct clb_binance *b, enum bn_req_kind kind, const char *params,
+                            uint32_t idx, uint32_t gen, int64_t ts, char *out, size_t cap);
+
+/* The WS-API request of rq as pool entry idx: a create straight from its
+ * order, anything else (and a create whose values need escaping) from its
+ * params. */
+static int ws_format_req(struct clb_binance *b, struct bn_req *rq, uint32_t idx,
+                         uint32_t gen, int64_t ts, char *out, size_t cap)
+{
+    if (rq->kind == BN_RQ_ORDER_NEW && rq->has_order) {
+        char id[48];
+        ws_id(id, sizeof(id), idx, gen);
+        int n = ws_build_create(b, id, b->markets[rq->market].xsym, rq->side, rq->type,
+                                rq->price, rq->amount, rq->client_id, ts, out, cap);
+        if (n != 0)
+            return n;
+    }
+    int rc = ensure_params(b, rq);
+    if (rc != CLB_OK)
+        return rc;
+    return ws_format_params(b, rq->kind, rq->params, idx, gen, ts, out, cap);
+}
+
+/* The WS-API request of kind (BN_RQ_ORDER_NEW / BN_RQ_ORDER_CANCEL) for
+ * params ("k=v&...") with id "o<idx>-<gen>" and timestamp ts into out.
+ * Length or < 0. */
+static int ws_format_params(struct clb_binance *b, enum bn_req_kind kind, const char *params,
+                            uint32_t idx, uint32_t gen, int64_t ts, char *out, size_t cap)
+{
+    char q[sizeof(((struct bn_req *)NULL)->params)];
+    size_t ql = strnlen(params, sizeof(q) - 1);
+    memcpy(q, params, ql);
+    q[ql] = '\0';
     struct clb_bn_param ps[16];
     int n = split_params(q, ps, sizeof(ps) / sizeof(ps[0]));
     if (n < 0)
         return n;
-    char id[32], buf[2048];
-    uint32_t gen = ++b->ws_gen;
-    snprintf(id, sizeof(id), "o%u-%u", (unsigned)(rq - b->reqs), (unsigned)gen);
+    char id[48];
+    ws_id(id, sizeof(id), idx, gen);
+    return ws_build(b, id, kind == BN_RQ_ORDER_NEW ? "order.place" : "order.cancel", ps,
+                    (size_t)n, ts, out, cap);
+}
+
+/* Cache warming of the order path (the market stream's on_warm calls it
+ * every ms while the streams are quiet; on a shared VM the caches forget
+ * the path within a ms or two, and a depth tick every 100 ms then finds it
+ * cold): the place path of binance_orders.c on a canned order of the first
+ * market, written into the pool entry the next request will take (free,
+ * and cleared again here; bn_req_new clears it anyway), the throttler's
+ * check, the WS-API request built and signed with the id that entry would
+ * get (into a scratch buffer), and a prefetch of the tracker slot and
+ * connector state the next order will use. Nothing is sent, tracked or
+ * counted. */
+void bn_warm_orders(struct clb_binance *b)
+{
+    if (!b->hmac || !b->ws_signer_ok || b->n_markets == 0 || !b->time_ok || b->destroying)
+        return;
+    uint32_t idx = req_lowest_free(b);
+    if (idx >= BN_MAX_REQS)
+        return;
+    struct bn_req *rq = &b->reqs[idx];
+    memset(rq, 0, offsetof(struct bn_req, path)); /* free: nobody reads it */
+    rq->params[0] = '\0';
+    if (bn_warm_place(b, rq) >= 0) {
+        int64_t ts = bn_server_ms(b), wait_ms = 0;
+        clb_bn_throttle_check(&b->thr, ts, cost_of(rq), &wait_ms);
+        char buf[2048];
+        ws_format_req(b, rq, idx, b->ws_gen + 1, ts, buf, sizeof(buf));
+    }
+    memset(rq, 0, offsetof(struct bn_req, path));
+    rq->params[0] = '\0';
+    uint32_t slot = b->tracker.free_head;
+    if (slot < b->tracker.max_orders) {
+        const char *o = (const char *)&b->tracker.orders[slot];
+        for (size_t off = 0; off < sizeof(b->tracker.orders[0]); off += 64)
+            __builtin_prefetch(o + off, 1);
+        __builtin_prefetch(&b->oinfo[slot], 1);
+    }
+}
+
+static int ws_send_req(struct clb_binance *b, struct bn_req *rq)
+{
+    char buf[2048];
+    uint32_t idx = (uint32_t)(rq - b->reqs), gen = b->ws_gen + 1;
     int64_t ts = bn_server_ms(b);
-    int len = ws_build(b, id, rq->kind == BN_RQ_ORDER_NEW ? "order.place" : "order.cancel", ps,
-                       (size_t)n, ts, buf, sizeof(buf));
+    int len = ws_format_req(b, rq, idx, gen, ts, buf, sizeof(buf));
     if (len < 0)
         return len;
+    b->ws_gen = gen;
     int64_t now = bn_mono_ns();
     if (rq->frame_recv_ns > 0)
         latency_add(&b->stats.tick_to_submit, now - rq->frame_recv_ns);
@@ -728,6 +1006,7 @@ static int ws_send_req(struct clb_binance *b, struct bn_req *rq)
     rq->sent_ns = now;
     rq->sent_wall_ns = bn_wall_ns();
     b->ws_inflight++;
+    b->ws_last = idx;
     int rc = clb_ws_send(b->uws, buf, (size_t)len);
     if (rc != CLB_OK) {
         rq->via_ws = rq->sent = false;
@@ -739,21 +1018,30 @@ static int ws_send_req(struct clb_binance *b, struct bn_req *rq)
     return CLB_OK;
 }
 
+/* rq was written as message seq: closes its tick-to-order measure. */
+static bool ws_sent_match(struct clb_binance *b, struct bn_req *rq, uint64_t seq, int64_t write_ns,
+                          int64_t done_ns)
+{
+    if (!rq->used || !rq->sent || !rq->via_ws || rq->ws_seq != seq)
+        return false;
+    if (rq->frame_recv_ns > 0) {
+        latency_add(&b->stats.tick_to_order, write_ns - rq->frame_recv_ns);
+        latency_add(&b->stats.order_write, done_ns - write_ns);
+    }
+    rq->frame_recv_ns = 0;
+    return true;
+}
+
 void bn_ws_sent(struct clb_binance *b, uint64_t seq, int64_t write_ns, int64_t done_ns)
 {
     if (!b->ws_inflight)
         return;
-    for (uint32_t i = 0; i < BN_MAX_REQS; i++) {
-        struct bn_req *rq = &b->reqs[i];
-        if (rq->used && rq->sent && rq->via_ws && rq->ws_seq == seq) {
-            if (rq->frame_recv_ns > 0) {
-                latency_add(&b->stats.tick_to_order, write_ns - rq->frame_recv_ns);
-                latency_add(&b->stats.order_write, done_ns - write_ns);
-            }
-            rq->frame_recv_ns = 0;
+    /* normally the request just handed to clb_ws_send (written at once) */
+    if (b->ws_last < BN_MAX_REQS && ws_sent_match(b, &b->reqs[b->ws_last], seq, write_ns, done_ns))
+        return;
+    for (uint32_t i = 0; i < BN_MAX_REQS; i++)
+        if (ws_sent_match(b, &b->reqs[i], seq, write_ns, done_ns))
             return;
-        }
-    }
 }
 
 static void ws_finish(struct clb_binance *b, struct bn_req *rq, const struct clb_http_resp *r,
@@ -818,7 +1106,9 @@ static int req_send(struct clb_binance *b, struct bn_req *rq)
 {
     if (ws_usable(b, rq) && ws_send_req(b, rq) == CLB_OK)
         return CLB_OK;
-    int n;
+    int n = ensure_params(b, rq);
+    if (n != CLB_OK)
+        return n;
     if (rq->is_signed) {
         /* the params are already encoded "k=v&..." text: sign them as one
          * pre-built query by passing no params and prefixing */
@@ -1410,6 +1700,11 @@ int clb_binance_create(struct clb_netloop *loop, const struct clb_binance_config
     if (b->ws_signer_ok && !ws_build_agrees(b)) {
         bn_log(b, "WebSocket API request signing check failed: orders go over REST");
         b->ws_signer_ok = false;
+    }
+    b->ws_direct = json_plain(b->api_key);
+    if (b->ws_signer_ok && b->ws_direct && !ws_create_agrees(b)) {
+        bn_log(b, "WebSocket API create builder check failed: creates built from params");
+        b->ws_direct = false;
     }
     /* nonces: microseconds of the wall clock, so a restart never reuses an id */
     b->nonce = (uint64_t)(bn_wall_ns() / 1000);

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -54,7 +55,9 @@ enum bn_req_kind {
     BN_RQ_KIND_COUNT
 };
 
-/* One REST request, from the moment it is decided until its answer. */
+/* One REST request, from the moment it is decided until its answer. The
+ * small fields come first: bn_req_new clears only them (up to path), so a
+ * WS-API order touches a few cache lines of its entry, not all of it. */
 struct bn_req {
     struct clb_binance *owner;
     bool used;
@@ -65,9 +68,13 @@ struct bn_req {
     bool is_order;     /* counts in the ORDERS limit */
     bool is_signed;
     const char *method;
-    char path[64];
-    char params[512];  /* unsigned query (signed requests get timestamp + signature at send) */
     char client_id[CLB_CLIENT_ID_MAX];
+    /* a create's order (BN_RQ_ORDER_NEW, has_order): the WS-API request is
+     * built from these; params are made from them only for REST */
+    bool has_order;
+    enum clb_side side;
+    enum clb_order_type type;
+    clb_dec price, amount;
     uint64_t http_id;
     int64_t queued_ns;   /* monotonic */
     int64_t sent_ns;     /* monotonic, when handed over */
@@ -78,6 +85,9 @@ struct bn_req {
     uint32_t ws_gen;     /* its WS-API id is "o<pool index>-<ws_gen>" */
     uint64_t ws_seq;     /* clb_ws_send sequence number (on_sent) */
     uint32_t next_wait;  /* FIFO of waiting requests */
+    /* strings: NUL-terminated, not cleared beyond the NUL */
+    char path[64];
+    char params[512];  /* unsigned query (signed requests get timestamp + signature at send) */
     char url[BN_URL_MAX];
     char body[BN_URL_MAX];
     size_t body_len;
@@ -132,6 +142,8 @@ struct clb_binance {
     struct bn_hmac *hmac;           /* pre-keyed HMAC-SHA256 (binance.c) */
     struct clb_bn_signer ws_signer; /* WS-API requests (binance_sign.h) */
     bool ws_signer_ok;
+    bool ws_direct;                 /* creates' WS-API requests built from their fields
+                                     * (the key needs no escaping, the check agreed) */
     uint32_t ws_gen;                /* WS-API order request ids */
     uint32_t ws_inflight;           /* requests sent over the WS API, unanswered */
     char *ws_result;                /* BN_WS_RESULT_MAX bytes: a WS-API answer's result */
@@ -150,6 +162,8 @@ struct clb_binance {
     bool balances_ok;
     /* requests */
     struct bn_req *reqs;
+    uint64_t req_busy[BN_MAX_REQS / 64]; /* bit i: reqs[i] used (lowest free found at once) */
+    uint32_t ws_last;              /* pool index of the last request sent over the WS API */
     uint32_t wait_head, wait_tail; /* UINT32_MAX = empty */
     uint32_t n_reqs;
     /* throttling and server time (binance_throttle.h, binance_time.h) */
@@ -198,8 +212,36 @@ struct clb_binance {
 };
 
 /* ---- binance.c ---- */
-/* Warms the order path (signs a canned request, a tracker lookup); sends
- * nothing. */
+/* Bounded appenders for the hot path (no snprintf): append to buf at *pos;
+ * on overflow nothing more is written and *pos goes past cap, so a caller
+ * checks *pos < cap once at the end (and then writes the NUL). Inline, so
+ * that a literal's copy (BN_PUT_LIT) compiles to a few moves. */
+static inline void bn_put(char *buf, size_t cap, size_t *pos, const char *s, size_t n)
+{
+    size_t at = *pos;
+    if (at < cap && n < cap - at)
+        memcpy(buf + at, s, n);
+    *pos = at + n;
+}
+
+static inline void bn_put_s(char *buf, size_t cap, size_t *pos, const char *s)
+{
+    bn_put(buf, cap, pos, s, strlen(s));
+}
+
+void bn_put_u64(char *buf, size_t cap, size_t *pos, uint64_t v);
+void bn_put_i64(char *buf, size_t cap, size_t *pos, int64_t v);
+void bn_put_dec(char *buf, size_t cap, size_t *pos, clb_dec d);
+#define BN_PUT_LIT(buf, cap, pos, lit) bn_put((buf), (cap), (pos), "" lit "", sizeof(lit) - 1)
+/* A create's params ("symbol=..&side=..&type=..[&timeInForce=GTC]
+ * &quantity=..[&price=..]&newClientOrderId=..&newOrderRespType=FULL", values
+ * unencoded) from its order fields (has_order) into rq->params: the REST
+ * form, and the WS-API one's fallback. Length, or CLB_ERANGE / CLB_EINVAL. */
+int bn_create_params(const struct clb_binance *b, struct bn_req *rq);
+/* Warms the order path while the streams are quiet (binance_market.c):
+ * runs the real code of a place (bn_warm_place, binance_orders.c) on
+ * scratch data, then formats and signs its request the way ws_send_req
+ * does, into a scratch buffer. Nothing is sent, tracked or counted. */
 void bn_warm_orders(struct clb_binance *b);
 int64_t bn_mono_ns(void);
 int64_t bn_wall_ns(void);
@@ -239,6 +281,11 @@ void bn_log(const struct clb_binance *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* ---- binance_orders.c ---- */
+/* The place path on a canned order of the first market (quantize, client id,
+ * tracker lookup) without tracking or sending anything: the create request
+ * goes into rq, a FREE pool entry used as scratch (kind, market, client
+ * id, order). CLB_OK, or < 0 when nothing was made. */
+int bn_warm_place(struct clb_binance *b, struct bn_req *rq);
 int bn_place(struct clb_connector *c, const struct clb_order_request *req,
              char client_id[CLB_CLIENT_ID_MAX]);
 int bn_cancel(struct clb_connector *c, const char *market, const char *client_id);

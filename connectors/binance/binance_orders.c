@@ -128,13 +128,16 @@ static int quantize_order(const struct bn_market *m, const struct clb_order_requ
     return CLB_OK;
 }
 
-static const char *type_name(enum clb_order_type t)
-{
-    return t == CLB_ORDER_MARKET ? "MARKET" : t == CLB_ORDER_LIMIT_MAKER ? "LIMIT_MAKER" : "LIMIT";
-}
-
 /* ------------------------------------------------------------------------ */
 /* Requests about one order                                                  */
+
+/* Copies the NUL-terminated s into dst (cap bytes), cut to fit. */
+static void copy_id(char *dst, size_t cap, const char *s)
+{
+    size_t n = strnlen(s, cap - 1);
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
 
 static int send_create(struct clb_binance *b, uint32_t mi, const char *cid, enum clb_side side,
                        enum clb_order_type type, clb_dec price, clb_dec amount)
@@ -145,21 +148,13 @@ static int send_create(struct clb_binance *b, uint32_t mi, const char *cid, enum
     rq->is_order = true;
     rq->market = mi;
     rq->frame_recv_ns = b->frame_recv_ns;
-    snprintf(rq->client_id, sizeof(rq->client_id), "%s", cid);
-    char ps[CLB_DEC_STRLEN], qs[CLB_DEC_STRLEN];
-    clb_dec_format(amount, qs, sizeof(qs));
-    clb_dec_format(price, ps, sizeof(ps));
-    int n = snprintf(rq->params, sizeof(rq->params),
-                     "symbol=%s&side=%s&type=%s%s&quantity=%s%s%s&newClientOrderId=%s"
-                     "&newOrderRespType=FULL",
-                     b->markets[mi].xsym, side == CLB_SIDE_BUY ? "BUY" : "SELL", type_name(type),
-                     type == CLB_ORDER_LIMIT ? "&timeInForce=GTC" : "", qs,
-                     type != CLB_ORDER_MARKET ? "&price=" : "",
-                     type != CLB_ORDER_MARKET ? ps : "", cid);
-    if (n < 0 || (size_t)n >= sizeof(rq->params)) {
-        bn_req_free(b, rq);
-        return CLB_ERANGE;
-    }
+    copy_id(rq->client_id, sizeof(rq->client_id), cid);
+    rq->has_order = true;
+    rq->side = side;
+    rq->type = type;
+    rq->price = price;
+    rq->amount = amount;
+    /* params: made only if the request goes over REST (bn_create_params) */
     b->stats.orders_placed++;
     return bn_req_submit(b, rq);
 }
@@ -177,9 +172,14 @@ static void send_by_client_id(struct clb_binance *b, enum bn_req_kind kind, cons
         return;
     (*sent)++;
     rq->market = oi->market;
-    snprintf(rq->client_id, sizeof(rq->client_id), "%s", cid);
-    snprintf(rq->params, sizeof(rq->params), "symbol=%s&origClientOrderId=%s",
-             b->markets[oi->market].xsym, cid);
+    copy_id(rq->client_id, sizeof(rq->client_id), cid);
+    size_t n = 0;
+    BN_PUT_LIT(rq->params, sizeof(rq->params), &n, "symbol=");
+    bn_put_s(rq->params, sizeof(rq->params), &n, b->markets[oi->market].xsym);
+    BN_PUT_LIT(rq->params, sizeof(rq->params), &n, "&origClientOrderId=");
+    bn_put_s(rq->params, sizeof(rq->params), &n, cid);
+    /* NUL-terminated even on overflow (ids and symbols are far shorter) */
+    rq->params[n < sizeof(rq->params) ? n : sizeof(rq->params) - 1] = '\0';
     *inflight = true;
     *next_ns = bn_mono_ns() + retry_ms * NS_PER_MS;
     if (bn_req_submit(b, rq) != CLB_OK)
@@ -221,29 +221,80 @@ static void send_trades(struct clb_binance *b, const struct clb_tracked_order *o
 /* ------------------------------------------------------------------------ */
 /* Connector ops                                                             */
 
+/* The checks of a place (has_out: the caller has somewhere to put the
+ * client id) and the order Binance would accept: its market index,
+ * quantized price and amount. The codes bn_place returns, in its order. */
+static int place_prepare(struct clb_binance *b, const struct clb_order_request *req,
+                         bool has_out, uint32_t *mi, clb_dec *price, clb_dec *amount)
+{
+    struct bn_market *m = req && req->market ? bn_market_by_symbol(b, req->market, mi) : NULL;
+    if (!m)
+        return CLB_ENOTFOUND;
+    if ((req->side != CLB_SIDE_BUY && req->side != CLB_SIDE_SELL) ||
+        (req->type != CLB_ORDER_LIMIT && req->type != CLB_ORDER_LIMIT_MAKER &&
+         req->type != CLB_ORDER_MARKET) || !has_out)
+        return CLB_EINVAL;
+    if (!m->rules_ok || !b->time_ok)
+        return CLB_ENOTREADY;
+    return quantize_order(m, req, price, amount);
+}
+
+/* The next nonce: wall-clock microseconds, past last. */
+static uint64_t next_nonce(uint64_t last)
+{
+    uint64_t us = (uint64_t)(bn_wall_ns() / 1000);
+    return us > last ? us : last + 1;
+}
+
+int bn_warm_place(struct clb_binance *b, struct bn_req *rq)
+{
+    const struct bn_market *m = &b->markets[0];
+    struct clb_level bid;
+    if (b->n_markets == 0 || !m->rules_ok || !clb_book_best_bid(&m->sync.book, &bid))
+        return CLB_ENOTREADY;
+    /* a small LIMIT_MAKER buy at the best bid, as a strategy would size it */
+    struct clb_order_request req = { .market = m->rules.symbol, .side = CLB_SIDE_BUY,
+                                     .type = CLB_ORDER_LIMIT_MAKER,
+                                     .price = clb_dec_make(bid.price, m->rules.price_scale) };
+    clb_dec notional = clb_dec_sign(m->rules.min_notional) > 0 ? m->rules.min_notional
+                                                               : clb_dec_make(10, 0);
+    if (clb_dec_div(notional, req.price, m->rules.qty_scale, CLB_ROUND_UP, &req.amount) !=
+        CLB_OK)
+        return CLB_ERANGE;
+    uint32_t mi;
+    clb_dec price, amount;
+    int rc = place_prepare(b, &req, true, &mi, &price, &amount);
+    if (rc != CLB_OK)
+        return rc;
+    char cid[CLB_CLIENT_ID_MAX];
+    rc = clb_tracker_make_client_id(cid, sizeof(cid), b->prefix, req.side, req.market,
+                                    next_nonce(b->nonce), b->cfg.instance);
+    if (rc < 0)
+        return rc;
+    clb_tracker_get(&b->tracker, cid); /* not tracked: hash and map probe only */
+    rq->kind = BN_RQ_ORDER_NEW;
+    rq->market = mi;
+    copy_id(rq->client_id, sizeof(rq->client_id), cid);
+    rq->has_order = true;
+    rq->side = req.side;
+    rq->type = req.type;
+    rq->price = price;
+    rq->amount = amount;
+    return CLB_OK;
+}
+
 int bn_place(struct clb_connector *c, const struct clb_order_request *req,
              char client_id[CLB_CLIENT_ID_MAX])
 {
     struct clb_binance *b = (struct clb_binance *)c;
     uint32_t mi;
-    struct bn_market *m = req && req->market ? bn_market_by_symbol(b, req->market, &mi) : NULL;
-    if (!m)
-        return CLB_ENOTFOUND;
-    if ((req->side != CLB_SIDE_BUY && req->side != CLB_SIDE_SELL) ||
-        (req->type != CLB_ORDER_LIMIT && req->type != CLB_ORDER_LIMIT_MAKER &&
-         req->type != CLB_ORDER_MARKET) || !client_id)
-        return CLB_EINVAL;
-    if (!m->rules_ok || !b->time_ok)
-        return CLB_ENOTREADY;
     clb_dec price, amount;
-    int rc = quantize_order(m, req, &price, &amount);
+    int rc = place_prepare(b, req, client_id != NULL, &mi, &price, &amount);
     if (rc != CLB_OK)
         return rc;
     if (bn_reqs_free(b) <= REQ_RESERVE)
         return CLB_EFULL;
-    /* nonce: wall-clock microseconds, bumped past the last one */
-    uint64_t us = (uint64_t)(bn_wall_ns() / 1000);
-    b->nonce = us > b->nonce ? us : b->nonce + 1;
+    b->nonce = next_nonce(b->nonce);
     char cid[CLB_CLIENT_ID_MAX];
     rc = clb_tracker_make_client_id(cid, sizeof(cid), b->prefix, req->side, req->market,
                                     b->nonce, b->cfg.instance);
