@@ -21,35 +21,50 @@
  *    written, the client is not reading at all and is closed with 4008.
  *    Memory per client is thus bounded by the ring, the byte cap, the
  *    kernel's socket buffers and lws's one partially sent message.
- *  - Writes happen in LWS_CALLBACK_SERVER_WRITEABLE only, up to
- *    WS_WRITE_BURST messages while the socket is not choked.
+ *  - Writes: during a fan-out from the feed or a timer (outside any lws
+ *    callback) a connection whose socket can take more is written at once
+ *    (conn_want_write); otherwise, and for replies inside a connection's
+ *    own callbacks, in LWS_CALLBACK_SERVER_WRITEABLE. Either way up to
+ *    WS_WRITE_BURST messages while the socket is not choked, so lws never
+ *    holds more than one partly sent message.
  *  - Closing a connection from outside its callback: mark it, ask for a
  *    writeable callback (which sends the close frame with the code), and arm
  *    a kill timeout in case the peer never lets us write again.
  *
+ * Event loop: lws runs on a libuv (epoll) loop owned by this server and run
+ * by the service thread (LWS_SERVER_OPTION_LIBUV with a foreign loop). The
+ * feed's eventfd is a uv_poll_t, clb_ws_stop and the forwarding thread
+ * wake the loop with a uv_async_t, timers are lws_sul (lws keeps them on a
+ * uv timer). A wake-up costs the sockets that are ready, not a poll() over
+ * all of them: the engine puts ~7 events on the feed per trade that nobody
+ * here subscribes to, and each used to cost a walk over 1000 sockets.
+ * Shutdown: srv_loop_close (lws's two-step destroy, then the loop).
+ *
  * Wake-up, measured with bench/ws_fanout.c (one client, 200 trades, time
  * from the event entering the feed to the client's receive callback, TLS,
- * loaded 2-core box): CLB_WS_WAKE_FD p50 190 us / p99 1.4 ms,
+ * loaded 2-core box, poll() loop): CLB_WS_WAKE_FD p50 190 us / p99 1.4 ms,
  * CLB_WS_WAKE_THREAD p50 190 us / p99 0.5 ms (one more thread hop, no
  * measurable cost at this scale), CLB_WS_WAKE_TIMER (20 ms) p50 12 ms /
- * p99 20 ms. FD is the default: no extra thread, one wake per batch. With
- * 1000 clients the fan-out itself dominates (every message is one TLS
- * write; lws's poll() walks every socket on each wake): the last client
- * gets a trade 25-30 ms (p50) after the first.
+ * p99 20 ms. FD is the default: no extra thread, one wake per batch.
  *
- * Fan-out notes (1000 TLS clients in a child process, bench/ws_fanout.c):
- *  - Feed events for topics nobody subscribes to (the engine's order and
- *    book events, ~7 per trade in the bench) skip the walk over every
+ * Fan-out notes (1000 TLS clients in a child process, bench/ws_fanout.c,
+ * 2-vCPU box shared with the clients):
+ *  - Feed events for topics nobody subscribes to skip the walk over every
  *    connection (n_subs / n_book_subs counts).
- *  - Running lws on a libuv (epoll) loop of this thread was tried and not
- *    kept: no gain, if anything slower. A fan-out burst makes every socket
- *    writeable at once, so one poll() over all of them is cheap, while
- *    epoll pays two epoll_ctl per client per message (POLLOUT on, off).
+ *  - epoll alone was no gain: asking for POLLOUT per client and message
+ *    costs two epoll_ctl (on, off) and one more loop pass (the server
+ *    process took ~20% more CPU than with poll()). Writing at once when
+ *    the socket is not choked removes that round-trip: the server process
+ *    now takes ~14% less CPU over the bench than on the poll() loop, and
+ *    the fan-out no longer waits for the next loop pass.
  *  - lws_callback_on_writable_all_protocol would wake non-subscribers too;
  *    conn_enqueue asks per subscribed connection instead.
- *  What is left is one TLS record and one loopback write per client per
- *  message (~10-15 us each on this 2-core box), so 1000 clients take
- *  10-15 ms of one core for each message whatever the loop.
+ *  What is left is lws_write itself: one TLS record and one loopback
+ *  write per client and message, ~25 us of wall time each here (plus ~2
+ *  us for lws_send_pipe_choked's poll()). The kernel's TCP path, which on
+ *  loopback also runs the receiver's side and wakes the client process, is
+ *  ~45% of the thread's samples, OpenSSL ~35% (handshakes included). So
+ *  1000 clients take 15-25 ms of one core per message whatever the loop.
  */
 #include "ws_stream.h"
 
@@ -73,6 +88,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "engine.h"
 #include "error.h"
@@ -155,6 +171,11 @@ struct clb_ws {
     bool thread_started, fwd_started;
     int stop_pipe[2];            /* forwarding thread's stop signal */
     int feed_fd;                 /* the engine's, borrowed */
+    int feed_dup;                /* CLB_WS_WAKE_FD: our dup of it, -1 = none */
+    uv_loop_t loop;              /* the service thread's epoll loop */
+    uv_poll_t feed_poll;         /* CLB_WS_WAKE_FD: feed_dup readable */
+    uv_async_t async;            /* stop request, or CLB_WS_WAKE_THREAD's wake */
+    bool loop_ok, feed_poll_ok, async_ok;
     atomic_int stop;
     atomic_int n_clients;
     atomic_size_t queued_bytes;
@@ -168,6 +189,7 @@ struct clb_ws {
     struct ws_conn *conns;
     size_t n_subs[4];            /* connections subscribed to each fixed topic */
     size_t n_book_subs;          /* book subscriptions over all connections */
+    bool direct;                 /* in a fan-out outside lws callbacks: see conn_want_write */
     lws_sorted_usec_list_t sul_status, sul_heartbeat, sul_poll, sul_shutdown;
     unsigned char *tx;
     size_t tx_cap;
@@ -391,6 +413,8 @@ static void conn_overflow(struct ws_conn *c, const char *reason)
     lws_callback_on_writable(c->wsi);
 }
 
+static void conn_want_write(struct ws_conn *c);
+
 /* Queues a reference to b, into coalescing slot `slot` or the ring. */
 static void conn_enqueue(struct ws_conn *c, struct ws_blob *b, int slot)
 {
@@ -421,7 +445,7 @@ static void conn_enqueue(struct ws_conn *c, struct ws_blob *b, int slot)
     }
     c->q_len++;
     conn_account(c, b->len, 0);
-    lws_callback_on_writable(c->wsi);
+    conn_want_write(c);
 }
 
 /* A reply or notice for one connection. */
@@ -485,10 +509,34 @@ static int conn_write_blob(struct ws_conn *c, const struct ws_blob *b)
     return 0;
 }
 
+/* lws's internal opcode for a close frame (private-lib-core.h; the public
+ * enum skips 4 and sends closes through lws_close_reason). */
+#define WS_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
+
+/* Sends the close frame with c's code and reason; the caller then returns
+ * -1 and lws closes the socket (it sends no close of its own when no
+ * reason was set). Not left to lws (lws_close_reason + return -1): on a
+ * libuv loop lws 4.1 only queues its close frame then, and its debug
+ * builds (Debian's) close the socket again at once ("uv repeat test"),
+ * before the frame ever leaves. Nor by a timeout: that kills silently. */
+static void conn_write_close(struct ws_conn *c)
+{
+    unsigned char buf[LWS_PRE + 2 + sizeof c->close_msg];
+    unsigned char *p = buf + LWS_PRE;
+    size_t ml = strlen(c->close_msg); /* < 64: the frame stays under 125 bytes */
+    p[0] = (unsigned char)((unsigned)c->close_code >> 8);
+    p[1] = (unsigned char)(c->close_code & 0xff);
+    memcpy(p + 2, c->close_msg, ml);
+    lws_write(c->wsi, p, 2 + ml, WS_LWS_WRITE_CLOSE);
+}
+
 /* Writes what is waiting. Returns -1 to close the connection. */
 static int conn_writeable(struct ws_conn *c)
 {
     for (int n = 0; n < WS_WRITE_BURST; n++) {
+        /* Nothing more to write: no choke test (a poll() syscall) either. */
+        if (!c->gap_pending && !c->q_len)
+            break;
         if (n && lws_send_pipe_choked(c->wsi))
             break;
         if (c->gap_pending) {
@@ -526,13 +574,35 @@ static int conn_writeable(struct ws_conn *c)
             return -1;
     }
     if (c->closing && !c->q_len && !c->gap_pending) {
-        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
-                         (unsigned char *)c->close_msg, strlen(c->close_msg));
+        conn_write_close(c);
         return -1;
     }
     if (c->q_len || c->gap_pending || c->closing)
         lws_callback_on_writable(c->wsi);
     return 0;
+}
+
+/* Gets c's queue moving. During a fan-out from the feed or a timer
+ * (w->direct: outside any lws callback) a socket that can take more is
+ * written at once; otherwise, or when it is choked (kernel buffer full, or
+ * lws still holds part of an earlier message), lws is asked for a
+ * writeable callback. Writing at once spares the loop a POLLOUT
+ * round-trip per client and message: on epoll that is two epoll_ctl calls
+ * and one more wake-up, on poll() one more walk over every socket. */
+static void conn_want_write(struct ws_conn *c)
+{
+    if (!c->srv->direct || c->closing || lws_send_pipe_choked(c->wsi)) {
+        lws_callback_on_writable(c->wsi);
+        return;
+    }
+    if (conn_writeable(c) < 0) {
+        /* The socket failed under us: let lws close it on its own path
+         * (no close frame: nothing more can be written). */
+        c->closing = true;
+        c->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
+        snprintf(c->close_msg, sizeof c->close_msg, "write failed");
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    }
 }
 
 /* ---- topics ----------------------------------------------------------- */
@@ -757,8 +827,11 @@ static void srv_drain_feed(struct clb_ws *w)
 static void sul_poll_cb(lws_sorted_usec_list_t *sul)
 {
     struct clb_ws *w = lws_container_of(sul, struct clb_ws, sul_poll);
-    if (!w->stopping)
+    if (!w->stopping) {
+        w->direct = true;
         srv_drain_feed(w);
+        w->direct = false;
+    }
 }
 
 static void srv_read_wake_fd(int fd)
@@ -778,12 +851,14 @@ static void sul_status_cb(lws_sorted_usec_list_t *sul)
     struct clb_ws *w = lws_container_of(sul, struct clb_ws, sul_status);
     if (w->stopping)
         return;
+    w->direct = true;
     if (w->wake != CLB_WS_WAKE_TIMER)
         srv_drain_feed(w); /* safety net should a wake-up ever be missed */
     /* The engine publishes a status on the feed every second; sample the
      * snapshot only when the feed has been quieter than the interval. */
     if (lws_now_usecs() - w->last_feed_status > (lws_usec_t)w->status_ms * 1500)
         srv_send_status(w, NULL);
+    w->direct = false;
     lws_sul_schedule(w->ctx, 0, &w->sul_status, sul_status_cb,
                      (lws_usec_t)w->status_ms * LWS_US_PER_MS);
 }
@@ -794,6 +869,7 @@ static void sul_heartbeat_cb(lws_sorted_usec_list_t *sul)
     if (w->stopping)
         return;
     struct ws_blob *b = NULL;
+    w->direct = true;
     for (struct ws_conn *c = w->conns; c; c = c->next) {
         if (!c->authed || c->closing)
             continue;
@@ -801,6 +877,7 @@ static void sul_heartbeat_cb(lws_sorted_usec_list_t *sul)
             break;
         conn_enqueue(c, b, NO_SLOT);
     }
+    w->direct = false;
     blob_unref(b);
     lws_sul_schedule(w->ctx, 0, &w->sul_heartbeat, sul_heartbeat_cb,
                      (lws_usec_t)w->heartbeat_ms * LWS_US_PER_MS);
@@ -811,7 +888,7 @@ static void sul_shutdown_cb(lws_sorted_usec_list_t *sul)
     struct clb_ws *w = lws_container_of(sul, struct clb_ws, sul_shutdown);
     if (!w->conns || lws_now_usecs() >= w->stop_deadline) {
         w->done = true;
-        lws_cancel_service(w->ctx); /* else lws_service sleeps on, nothing due */
+        uv_stop(&w->loop);
         return;
     }
     lws_sul_schedule(w->ctx, 0, &w->sul_shutdown, sul_shutdown_cb, 10 * LWS_US_PER_MS);
@@ -1204,24 +1281,6 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         return 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         return 0;
-    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (!w)
-            return 0;
-        if (atomic_load(&w->stop)) {
-            srv_begin_shutdown(w);
-            return 0;
-        }
-        if (w->wake == CLB_WS_WAKE_THREAD)
-            srv_drain_feed(w);
-        return 0;
-    case LWS_CALLBACK_RAW_RX_FILE:
-        if (w && !w->stopping) {
-            srv_read_wake_fd(lws_get_socket_fd(wsi));
-            srv_drain_feed(w);
-        }
-        return 0;
-    case LWS_CALLBACK_RAW_CLOSE_FILE:
-        return 0;
     case LWS_CALLBACK_HTTP:
         /* Only /ws is served here; plain HTTP gets a 404. */
         if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL))
@@ -1235,13 +1294,66 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 
 /* ---- threads and lifecycle -------------------------------------------- */
 
+/* The engine's feed eventfd (our dup) is readable. */
+static void feed_poll_cb(uv_poll_t *h, int status, int events)
+{
+    struct clb_ws *w = h->data;
+    (void)events;
+    if (status < 0 || w->stopping)
+        return;
+    srv_read_wake_fd(w->feed_dup);
+    w->direct = true;
+    srv_drain_feed(w);
+    w->direct = false;
+}
+
+/* clb_ws_stop asked us to stop, or the forwarding thread saw the feed's
+ * eventfd (uv_async_send coalesces: one call for any number of sends). */
+static void wake_cb(uv_async_t *h)
+{
+    struct clb_ws *w = h->data;
+    if (atomic_load(&w->stop)) {
+        srv_begin_shutdown(w);
+        return;
+    }
+    if (w->wake == CLB_WS_WAKE_THREAD && !w->stopping) {
+        w->direct = true;
+        srv_drain_feed(w);
+        w->direct = false;
+    }
+}
+
+/* Tears the loop down on the thread that last ran it (the service thread,
+ * or the controlling thread when that never started). On a foreign loop
+ * lws 4.1 destroys its context in two calls: the first closes its handles,
+ * which completes as the loop runs; the second (once the loop has nothing
+ * left) frees the rest and clears w->ctx through info.pcontext. */
+static void srv_loop_close(struct clb_ws *w)
+{
+    if (!w->loop_ok)
+        return;
+    if (w->ctx)
+        lws_context_destroy(w->ctx);
+    if (w->feed_poll_ok)
+        uv_close((uv_handle_t *)&w->feed_poll, NULL);
+    if (w->async_ok)
+        uv_close((uv_handle_t *)&w->async, NULL);
+    w->feed_poll_ok = w->async_ok = false;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    if (w->ctx) {
+        lws_context_destroy(w->ctx);
+        uv_run(&w->loop, UV_RUN_DEFAULT);
+    }
+    if (uv_loop_close(&w->loop) == 0)
+        w->loop_ok = false;
+}
+
 static void *ws_service_main(void *arg)
 {
     struct clb_ws *w = arg;
-    while (!w->done) {
-        if (lws_service(w->ctx, 0) < 0)
-            break;
-    }
+    while (!w->done)
+        uv_run(&w->loop, UV_RUN_DEFAULT);
+    srv_loop_close(w);
     return NULL;
 }
 
@@ -1258,7 +1370,7 @@ static void *ws_forward_main(void *arg)
             break;
         if (p[0].revents & POLLIN) {
             srv_read_wake_fd(w->feed_fd);
-            lws_cancel_service(w->ctx);
+            uv_async_send(&w->async);
         }
     }
     return NULL;
@@ -1268,8 +1380,14 @@ static void srv_free(struct clb_ws *w)
 {
     if (!w)
         return;
-    if (w->ctx)
-        lws_context_destroy(w->ctx);
+    srv_loop_close(w); /* no-op when the service thread did it */
+    if (w->loop_ok) {
+        /* uv_loop_close failed: something is still open on it. Leak it
+         * rather than free memory the loop may still point into. */
+        return;
+    }
+    if (w->feed_dup >= 0)
+        close(w->feed_dup);
     SSL_CTX_free(w->client_ssl);
     if (w->stop_pipe[0] >= 0)
         close(w->stop_pipe[0]);
@@ -1407,6 +1525,7 @@ int clb_ws_start(const struct clb_ws_config *cfg, struct clb_ws **out, char *err
         return CLB_ENOMEM;
     }
     w->stop_pipe[0] = w->stop_pipe[1] = -1;
+    w->feed_dup = -1;
     w->engine = cfg->engine;
     if ((rc = srv_copy_config(w, cfg)) != CLB_OK) {
         set_err(err, errlen, rc == CLB_ENOMEM ? "ws: out of memory" : "ws: NULL origin");
@@ -1472,6 +1591,20 @@ int clb_ws_start(const struct clb_ws_config *cfg, struct clb_ws **out, char *err
     info.max_http_header_pool = 64;
     info.vhost_name = "colibri-ws";
 
+    /* lws runs on a libuv (epoll) loop that this server owns and the
+     * service thread runs: a wake costs the sockets that are ready, not a
+     * poll() over every connection. */
+    if (uv_loop_init(&w->loop)) {
+        set_err(err, errlen, "ws: cannot create the event loop");
+        rc = CLB_EIO;
+        goto fail;
+    }
+    w->loop_ok = true;
+    void *foreign_loops[1] = {&w->loop};
+    info.options |= LWS_SERVER_OPTION_LIBUV;
+    info.foreign_loops = foreign_loops;
+    info.pcontext = &w->ctx; /* lws clears it when its teardown is complete */
+
     lws_set_log_level(LLL_ERR | LLL_WARN, NULL); /* no start-up notices on stderr */
     w->ctx = lws_create_context(&info);
     if (!w->ctx) {
@@ -1485,15 +1618,23 @@ int clb_ws_start(const struct clb_ws_config *cfg, struct clb_ws **out, char *err
     w->vhost = lws_get_vhost_by_name(w->ctx, "colibri-ws");
     w->port = w->vhost ? lws_get_vhost_listen_port(w->vhost) : cfg->port;
 
+    if (uv_async_init(&w->loop, &w->async, wake_cb)) {
+        set_err(err, errlen, "ws: cannot create the event loop's wake-up");
+        rc = CLB_EIO;
+        goto fail;
+    }
+    w->async.data = w;
+    w->async_ok = true;
     if (w->wake == CLB_WS_WAKE_FD) {
-        int fd = dup(w->feed_fd);
-        lws_sock_file_fd_type u;
-        u.filefd = fd;
-        if (fd < 0 || !lws_adopt_descriptor_vhost(w->vhost, LWS_ADOPT_RAW_FILE_DESC, u,
-                                                  WS_PROTOCOL_NAME, NULL)) {
-            if (fd >= 0)
-                close(fd);
-            w->wake = CLB_WS_WAKE_THREAD; /* fall back to the forwarder */
+        /* A dup, so that closing our watcher never closes the engine's fd. */
+        w->feed_dup = dup(w->feed_fd);
+        if (w->feed_dup >= 0 && uv_poll_init(&w->loop, &w->feed_poll, w->feed_dup) == 0) {
+            w->feed_poll.data = w;
+            w->feed_poll_ok = true;
+            if (uv_poll_start(&w->feed_poll, UV_READABLE, feed_poll_cb))
+                w->wake = CLB_WS_WAKE_THREAD; /* fall back to the forwarder */
+        } else {
+            w->wake = CLB_WS_WAKE_THREAD;
         }
     }
     if (w->wake == CLB_WS_WAKE_THREAD) {
@@ -1557,7 +1698,7 @@ void clb_ws_stop(struct clb_ws *w)
         w->fwd_started = false;
     }
     atomic_store(&w->stop, 1);
-    lws_cancel_service(w->ctx);
+    uv_async_send(&w->async);
     if (w->thread_started)
         pthread_join(w->thread, NULL);
     srv_free(w);

@@ -2,14 +2,15 @@
  * ws_stream.h — the WebSocket status stream (wss://HOST:PORT/ws) that web
  * dashboards and scripts watch.
  *
- * One thread runs a libwebsockets service loop (TLS with the REST server's
- * PEM cert/key). It reads the engine's event feed with its own cursor and
- * fans each event out to the connections subscribed to its topic (the
- * engine puts a status document on the feed every second). The engine
- * never waits for a client: every connection has a bounded queue, book and
- * status topics are coalesced (only the latest message per topic waits), and
- * a client that still falls behind has its queue dropped and receives a
- * {"type":"gap"}; one that makes no progress at all is closed (4008).
+ * One thread runs libwebsockets on a libuv (epoll) loop of its own (TLS
+ * with the REST server's PEM cert/key). It reads the engine's event feed
+ * with its own cursor and fans each event out to the connections
+ * subscribed to its topic (the engine puts a status document on the feed
+ * every second). The engine never waits for a client: every connection
+ * has a bounded queue, book and status topics are coalesced (only the
+ * latest message per topic waits), and a client that still falls behind
+ * has its queue dropped and receives a {"type":"gap"}; one that makes no
+ * progress at all is closed (4008).
  *
  * Tokens are the REST API's (auth.h, any role), checked against the store
  * in data_dir, with the same per-address throttle of failed attempts.
@@ -44,10 +45,10 @@
  *   or beyond the client limit are refused at the handshake (the TCP
  *   connection is dropped before the 101 answer). Plain HTTP gets 404.
  *
- * Wake-up: by default lws watches a dup of the engine's feed eventfd itself
- * (a "raw file" adopted into its poll loop), so an event costs one
- * cross-thread wake. CLB_WS_WAKE_THREAD instead runs a forwarding thread
- * that polls the eventfd and calls lws_cancel_service(); CLB_WS_WAKE_TIMER
+ * Wake-up: by default the service loop watches a dup of the engine's feed
+ * eventfd itself (a uv_poll_t), so an event costs one cross-thread wake.
+ * CLB_WS_WAKE_THREAD instead runs a forwarding thread that polls the
+ * eventfd and wakes the loop with uv_async_send(); CLB_WS_WAKE_TIMER
  * drains the feed every poll_ms on an lws timer. See bench/ws_fanout.c.
  * FD and THREAD read (reset) the engine's one eventfd: another reader of
  * that fd could take a wake-up away, which the once-a-second status timer
@@ -65,8 +66,8 @@ struct clb_engine;
 struct clb_ws;
 
 enum clb_ws_wake {
-    CLB_WS_WAKE_FD = 0, /* lws polls a dup of clb_engine_feed_fd (default) */
-    CLB_WS_WAKE_THREAD, /* forwarding thread + lws_cancel_service() */
+    CLB_WS_WAKE_FD = 0, /* the loop polls a dup of clb_engine_feed_fd (default) */
+    CLB_WS_WAKE_THREAD, /* forwarding thread + uv_async_send() */
     CLB_WS_WAKE_TIMER,  /* lws timer drains the feed every poll_ms */
 };
 
