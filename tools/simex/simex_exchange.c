@@ -343,6 +343,14 @@ static int64_t qty_in(const struct clb_level *lv, size_t n, int side, int64_t pr
     return lo < n && lv[lo].price == price ? lv[lo].qty : 0;
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* One depthUpdate per market with touched levels, each side best first
+ * (bids by price descending, asks ascending), as Binance sends them. */
 void sx_depth_emit(struct clb_simex *s, int cadence)
 {
     int kind = cadence ? SX_ST_DEPTH1000 : SX_ST_DEPTH100;
@@ -366,11 +374,14 @@ void sx_depth_emit(struct clb_simex *s, int cadence)
                      sx_now_ms(s), m->symbol, first, m->update_id);
         char pb[CLB_DEC_STRLEN], qb[CLB_DEC_STRLEN];
         int qscale = m->qty_scale;
+        /* keys ascend with the price within a side */
+        qsort(t->list, t->n, sizeof(t->list[0]), cmp_key);
         for (int side = 0; side < 2; side++) {
             if (side == 1)
                 sx_sb_puts(&b, "],\"a\":[");
             bool firstlv = true;
-            for (uint32_t k = 0; k < t->n; k++) {
+            for (uint32_t j = 0; j < t->n; j++) {
+                uint32_t k = side == 0 ? t->n - 1 - j : j;
                 uint64_t key = t->list[k] - 1;
                 if ((int)(key & 1) != side)
                     continue;
