@@ -29,11 +29,24 @@
  * and ask updates does not mispredict (the apply benchmark measured 27.6 ->
  * 26 ns for this alone).
  *
+ * A diff of several levels whose lists are each sorted (an exchange's
+ * usual order, best or worst first) and at least MERGE_MIN long in all is
+ * applied by one merge per side (side_merge): the top of the side down to
+ * the worst level the diff touches is merged with the list into the
+ * scratch buffer and written back, O(levels touched) with no search or
+ * move per level. Measured warm, level by level -> merged: 30 levels into
+ * a full 50-level side 1.45 -> 0.98 us, 200 levels 4.3 -> 3.4 us; 20 levels
+ * into a 1000-level side 1.03 -> 0.65 us, 200 levels 14.2 -> 5.8 us. Shorter
+ * lists, near the top of the book, are as fast level by level (the
+ * md_depth_update benchmark's 10 levels are slower merged), and unsorted
+ * lists go level by level too.
+ *
  * `changes` counts the calls that may change the levels; the matching
  * engine compares it with the set_level calls it was told about to skip
  * re-reading the book when nothing else happened (matching.c, sync_book).
  *
- * Validation never writes to the book. Duplicate prices in a level list are
+ * Validation never writes to the book (it may use the scratch buffer,
+ * which the merge reuses after it). Duplicate prices in a level list are
  * skipped for strictly monotonic lists (an exchange's usual order), found
  * pairwise for other short lists, and otherwise found by sorting chunks of up to cap
  * prices in the scratch buffer (heapsort: no allocation) and binary-searching
@@ -349,6 +362,114 @@ BOOK_NOINLINE static void book_set_any(struct clb_order_book *b, bool bid, int64
     book_set(b, bid, price, qty);
 }
 
+/* ---- multi-level diffs: one merge per side ----------------------------- */
+
+/* Lists at least this long (both sides together) go through side_merge
+ * when each side's list is strictly monotonic. */
+#define MERGE_MIN 16
+
+/* Whether l[0..n) is strictly monotonic in price (either direction). */
+static bool list_monotonic(const struct clb_level *l, size_t n)
+{
+    bool inc = true, dec = true;
+    for (size_t i = 1; i < n && (inc || dec); i++) {
+        inc = inc && l[i].price > l[i - 1].price;
+        dec = dec && l[i].price < l[i - 1].price;
+    }
+    return inc || dec;
+}
+
+/* Applies one side's list l[0..m) (strictly monotonic, validated) to s in
+ * one pass, with the effect of applying it level by level: deletions,
+ * then sets, then the crossing rule. cross_price > 0 is the highest bid the
+ * same diff sets (for the asks: those at or below it are crossed and
+ * removed, unless the list deletes them; 0 = none). Only the top of the
+ * side down to the worst level the list or the crossing touches is read
+ * and rewritten, merged best first into b->scratch: O(levels touched),
+ * whatever the order of the list's updates. The counters move exactly as
+ * the level-by-level path, in the list's order, moves them (dropped: each
+ * candidate beyond cap, plus the updates an earlier insert evicted;
+ * crossed: each level the crossing removes). */
+static void side_merge(struct clb_order_book *b, struct clb_book_side *s, bool bid,
+                       const struct clb_level *l, size_t m, int64_t cross_price)
+{
+    const int64_t ck = cross_price > 0 ? key_of(cross_price, bid) : INT64_MAX;
+    if (m == 0) {
+        if (cross_price > 0)
+            b->crossed_levels_removed += side_trim_top(s, cross_price, bid);
+        return;
+    }
+    /* the list best first: from its start, or from its end */
+    const bool from_start = m < 2 || key_of(l[0].price, bid) > key_of(l[m - 1].price, bid);
+    const struct clb_level *first = from_start ? l : l + m - 1;
+    const ptrdiff_t step = from_start ? 1 : -1;
+    int64_t k_low = key_of(first[step * (ptrdiff_t)(m - 1)].price, bid);
+    if (ck < k_low)
+        k_low = ck;
+    const uint32_t n = s->n;
+    const uint32_t s0 = n ? lower_bound_key(s->lv, n, k_low, bid) : 0; /* kept below */
+    struct clb_level *out = b->scratch;
+    const uint32_t cap = s->cap;
+    uint32_t kept = 0;
+    uint64_t candidates = 0, crossed = 0;
+    /* Level by level, a best-first list can evict a level it updates
+     * later (its inserts come first), and that update then counts as a
+     * dropped new level: `better` levels held above it (fresh sets and
+     * window levels walked so far) reach cap. A worst-first list cannot. */
+    uint64_t better = 0, evicted_updates = 0;
+    int64_t i = (int64_t)n - 1; /* window, best first */
+    size_t j = 0;               /* list, best first */
+    while (i >= (int64_t)s0 || j < m) {
+        const struct clb_level *w = i >= (int64_t)s0 ? &s->lv[i] : NULL;
+        const struct clb_level *u = j < m ? first + step * (ptrdiff_t)j : NULL;
+        const int64_t kw = w ? key_of(w->price, bid) : INT64_MIN;
+        const int64_t ku = u ? key_of(u->price, bid) : INT64_MIN;
+        struct clb_level take;
+        if (w && (!u || kw > ku)) { /* a level the list leaves alone */
+            i--;
+            if (kw >= ck) {
+                crossed++;
+                continue;
+            }
+            take = *w;
+        } else {
+            j++;
+            if (w && kw == ku) {
+                i--;
+                if (u->qty == 0)
+                    continue; /* deleted (before any crossing) */
+                if (kw >= ck)
+                    crossed++; /* crossed first, then set again: a new level */
+                else if (from_start && better + 1 > cap)
+                    evicted_updates++;
+            } else if (u->qty == 0) {
+                continue; /* no such level */
+            }
+            take = *u;
+        }
+        better++;
+        candidates++;
+        if (kept < cap)
+            out[kept++] = take;
+    }
+    /* below the merged part: s0 untouched levels, then the merged ones */
+    uint32_t total = s0 + kept;
+    uint32_t evict = total > cap ? total - cap : 0; /* the worst untouched ones */
+    b->dropped_levels += (s0 + candidates) - (total - evict) + evicted_updates;
+    b->crossed_levels_removed += crossed;
+    struct clb_level *lv = s->lv + evict;
+    uint32_t below = s0 - evict;
+    if (lv + below + kept > s->mem + s->room) {
+        struct clb_level *to = s->mem + (s->room - (below + kept)) / 2;
+        memmove(to, lv, below * sizeof(*to));
+        lv = to;
+    }
+    for (uint32_t k = 0; k < kept; k++)
+        lv[below + k] = out[kept - 1 - k];
+    s->lv = lv;
+    s->n = below + kept;
+}
+
 /* ---- heaps (min-heap on key: the root is the worst level) ------------- */
 
 static void heap_sift_down(struct clb_level *h, size_t n, size_t i, bool bid)
@@ -627,6 +748,28 @@ int clb_book_apply_diff(struct clb_order_book *b, uint64_t first_id, uint64_t la
         return rc;
     if ((rc = diff_sequence(b, first_id, last_id)) != CLB_OK)
         return rc;
+    if (n_bids + n_asks >= MERGE_MIN && list_monotonic(bids, n_bids) &&
+        list_monotonic(asks, n_asks)) {
+        /* An exchange's usual long diff (each side sorted): one merge per
+         * side. The crossing rule: the bids the diff sets remove the asks
+         * at or below the highest of them, then the asks it sets remove
+         * the bids at or above the lowest of them. */
+        int64_t max_bid = 0, min_ask = 0;
+        for (size_t i = 0; i < n_bids; i++)
+            if (bids[i].qty > 0 && bids[i].price > max_bid)
+                max_bid = bids[i].price;
+        for (size_t i = 0; i < n_asks; i++)
+            if (asks[i].qty > 0 && (min_ask == 0 || asks[i].price < min_ask))
+                min_ask = asks[i].price;
+        side_merge(b, &b->bids, true, bids, n_bids, 0);
+        side_merge(b, &b->asks, false, asks, n_asks, max_bid);
+        if (min_ask > 0)
+            b->crossed_levels_removed += side_trim_top(&b->bids, min_ask, true);
+        b->changes++;
+        if (last_id != 0)
+            b->update_id = last_id;
+        return CLB_OK;
+    }
     /* Deletions first: the state is the same as applying the list in order
      * (prices are unique per side), but a level the diff deletes anyway is
      * not counted as removed by crossing. */

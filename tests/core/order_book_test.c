@@ -1146,8 +1146,11 @@ static void compare_state(struct prop *p)
     cr_assert_eq(p->b.update_id, p->r.update_id, "op %d", p->op);
     cr_assert_eq(p->b.has_snapshot, p->r.has_snapshot, "op %d", p->op);
     cr_assert_eq(p->b.needs_resync, p->r.needs_resync, "op %d", p->op);
-    cr_assert_eq(p->b.dropped_levels, p->r.dropped, "op %d", p->op);
-    cr_assert_eq(p->b.crossed_levels_removed, p->r.crossed, "op %d", p->op);
+    cr_assert_eq(p->b.dropped_levels, p->r.dropped, "op %d: dropped %llu, want %llu", p->op,
+                 (unsigned long long)p->b.dropped_levels, (unsigned long long)p->r.dropped);
+    cr_assert_eq(p->b.crossed_levels_removed, p->r.crossed, "op %d: crossed %llu, want %llu",
+                 p->op, (unsigned long long)p->b.crossed_levels_removed,
+                 (unsigned long long)p->r.crossed);
     mix(&p->hash, p->b.update_id);
     mix(&p->hash, p->b.dropped_levels * 3 + p->b.crossed_levels_removed);
     struct clb_level bb = L(0, 0), ba = L(0, 0);
@@ -1248,16 +1251,32 @@ static void op_snapshot(struct prop *p)
     mix(&p->hash, (uint64_t)rc);
 }
 
+static void reverse_levels(struct clb_level *l, size_t n)
+{
+    for (size_t i = 0; i < n / 2; i++) {
+        struct clb_level t = l[i];
+        l[i] = l[n - 1 - i];
+        l[n - 1 - i] = t;
+    }
+}
+
 static void op_diff(struct prop *p)
 {
     struct clb_level bids[24], asks[24];
-    size_t max = rnd(&p->s, 10) == 0 ? 24 : 6;
+    size_t max = rnd(&p->s, 3) == 0 ? 24 : 6;
     int64_t r = p->cfg->reach;
     size_t nb = gen_levels(p, bids, rnd(&p->s, max + 1), p->mid_k - r, p->mid_k + 6, 30);
     size_t na = gen_levels(p, asks, rnd(&p->s, max + 1), p->mid_k - 5, p->mid_k + 1 + r, 30);
-    if (max == 24 && rnd(&p->s, 2)) {
+    /* sorted lists (an exchange's usual order, best first, or worst
+     * first) take the one-merge-per-side path when they are long enough */
+    uint64_t order = rnd(&p->s, 3);
+    if (order > 0) {
         qsort(bids, nb, sizeof(*bids), cmp_best_first_bid);
         qsort(asks, na, sizeof(*asks), cmp_best_first_ask);
+    }
+    if (order == 2) {
+        reverse_levels(bids, nb);
+        reverse_levels(asks, na);
     }
     if (rnd(&p->s, 25) == 0)
         corrupt(p, rnd(&p->s, 2) ? bids : asks, rnd(&p->s, 2) ? nb : na);
@@ -1381,6 +1400,19 @@ Test(order_book_property, deeper_book_prices_and_quotes_beyond_int64_100k_ops)
                             .tick = 1000000000LL, .qty_mult = 1000000LL, .reach = 70,
                             .ops = 100000 };
     run_prop(&cfg);
+}
+
+/* Tiny sides (1 to 6 levels) overflow and cross on most diffs: the
+ * one-merge-per-side path must count and keep exactly what level by level
+ * application in the list's order does, over many seeds. */
+Test(order_book_property, tiny_sides_many_seeds)
+{
+    for (uint64_t k = 0; k < 24; k++) {
+        struct prop_cfg cfg = { .seed = 0x7a11 + k * 7919, .cap = 1 + (uint32_t)(k % 6),
+                                .kmax = 40, .tick = 1, .qty_mult = 1, .reach = 12,
+                                .ops = 20000 };
+        run_prop(&cfg);
+    }
 }
 
 Test(order_book_property, same_seed_same_result)
