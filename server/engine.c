@@ -3644,6 +3644,12 @@ static int next_timeout_ms(struct clb_engine *e, int64_t now, int64_t mono)
     for (size_t i = 0; i < e->n_sources; i++)
         wait = min64(wait, e->sources[i].next.ts_ns - now);
     wait = min64(wait, e->last_status_mono + ENG_STATUS_NS - mono);
+    for (size_t i = 0; i < e->n_conns; i++)
+        if (e->conns[i].paper) {
+            int64_t due = clb_paper_next_due_ns(e->conns[i].paper);
+            if (due != INT64_MAX)
+                wait = min64(wait, due - now);
+        }
     if (e->orders_dirty || e->trades_dirty)
         wait = min64(wait, e->last_fast_mono + ENG_PUBLISH_NS - mono);
     for (size_t i = 0; i < e->n_conns; i++) {
@@ -3818,6 +3824,11 @@ static void *worker_main(void *arg)
             snap_publish(e, SNAP_BALANCES, build_balances(e));
         }
         drain_commands(e);
+        /* paper requests (orders, cancels) go through when due, not at the
+         * next market record */
+        for (size_t i = 0; i < e->n_conns; i++)
+            if (e->conns[i].paper && clb_paper_next_due_ns(e->conns[i].paper) <= now)
+                clb_paper_advance(e->conns[i].paper, now);
         if (e->n_resume && e->state == ES_RUNNING)
             resume_strategies(e, mono_ns());
         if (e->state == ES_RUNNING && atomic_load(&e->stop_requested))

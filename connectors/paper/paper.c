@@ -216,6 +216,11 @@ void clb_paper_advance(struct clb_paper *p, int64_t now_ns)
     p->delivering = false;
 }
 
+int64_t clb_paper_next_due_ns(const struct clb_paper *p)
+{
+    return p->n_pending ? p->next_due_ns : INT64_MAX;
+}
+
 /* ---- market data --------------------------------------------------------- */
 
 static void publish_trade(struct clb_paper *p, struct paper_market *m,

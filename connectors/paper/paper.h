@@ -98,6 +98,11 @@ size_t clb_paper_replay(struct clb_paper *p, uint32_t market, const struct clb_m
 /* Delivers the requests due by now_ns (the connector's tick does this too). */
 void clb_paper_advance(struct clb_paper *p, int64_t now_ns);
 
+/* When the earliest pending request comes due (its time, in the records'
+ * clock), or INT64_MAX when none is pending: a live driver wakes then and
+ * calls clb_paper_advance, rather than waiting for the next record. */
+int64_t clb_paper_next_due_ns(const struct clb_paper *p);
+
 /* Figures for reports and metrics. Quote amounts in the market's quote asset. */
 struct clb_paper_stats {
     uint64_t records;

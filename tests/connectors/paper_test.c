@@ -149,6 +149,29 @@ Test(paper, latency_order_crosses_the_book_as_it_is_on_arrival)
     clb_paper_destroy(f.p);
 }
 
+/* A live driver asks when the next request is due and delivers it then,
+ * without waiting for a record. */
+Test(paper, next_due_time_lets_a_driver_deliver_between_records)
+{
+    struct fixture f;
+    setup(&f, 10 * MS);
+    cr_assert_eq(clb_paper_next_due_ns(f.p), INT64_MAX, "nothing pending");
+    char id[CLB_CLIENT_ID_MAX];
+    struct clb_order_request rq = { .market = "BTC-USDT", .side = CLB_SIDE_SELL,
+                                    .type = CLB_ORDER_LIMIT, .price = D("100.00"),
+                                    .amount = D("0.5") };
+    cr_assert_eq(f.c->ops->place(f.c, &rq, id), CLB_OK);
+    /* sent at the venue's time (the last record's, 1000 ms) + 10 ms */
+    cr_assert_eq(clb_paper_next_due_ns(f.p), 1010 * MS);
+    const struct clb_tracked_order *o = clb_tracker_get(f.c->ops->tracker(f.c), id);
+    clb_paper_advance(f.p, 1009 * MS);
+    cr_assert_eq(o->state, CLB_ORDER_PENDING_CREATE, "not due yet");
+    clb_paper_advance(f.p, 1010 * MS);
+    cr_assert_eq(o->state, CLB_ORDER_FILLED, "delivered when due, no record needed");
+    cr_assert_eq(clb_paper_next_due_ns(f.p), INT64_MAX);
+    clb_paper_destroy(f.p);
+}
+
 Test(paper, taker_order_fills_at_arrival_with_taker_fee)
 {
     struct fixture f;
