@@ -624,6 +624,22 @@ static bool json_plain(const char *s)
     return true;
 }
 
+/* The end of every WS-API request: "apiKey":"..","recvWindow":N,
+ * "timestamp":N,"signature":".."}} (sig: CLB_BN_SIG_HEX_LEN hex digits). */
+static void ws_put_signed_tail(const struct clb_binance *b, char *out, size_t cap, size_t *o,
+                               int64_t ts, const char *sig)
+{
+    BN_PUT_LIT(out, cap, o, "\"apiKey\":\"");
+    bn_put_s(out, cap, o, b->api_key);
+    BN_PUT_LIT(out, cap, o, "\",\"recvWindow\":");
+    bn_put_i64(out, cap, o, b->cfg.recv_window_ms);
+    BN_PUT_LIT(out, cap, o, ",\"timestamp\":");
+    bn_put_i64(out, cap, o, ts);
+    BN_PUT_LIT(out, cap, o, ",\"signature\":\"");
+    bn_put(out, cap, o, sig, CLB_BN_SIG_HEX_LEN);
+    BN_PUT_LIT(out, cap, o, "\"}}");
+}
+
 /* The signed WS-API request, fast: Binance's rule (every parameter but the
  * signature, sorted by name, k=v&..., values as they are) built straight
  * from the split parameters and signed with the pre-keyed HMAC; the same
@@ -689,15 +705,7 @@ static int ws_build(struct clb_binance *b, const char *id, const char *method,
         bn_put_s(out, cap, &o, ps[i].value);
         BN_PUT_LIT(out, cap, &o, "\",");
     }
-    BN_PUT_LIT(out, cap, &o, "\"apiKey\":\"");
-    bn_put_s(out, cap, &o, b->api_key);
-    BN_PUT_LIT(out, cap, &o, "\",\"recvWindow\":");
-    bn_put_s(out, cap, &o, rws);
-    BN_PUT_LIT(out, cap, &o, ",\"timestamp\":");
-    bn_put_s(out, cap, &o, tss);
-    BN_PUT_LIT(out, cap, &o, ",\"signature\":\"");
-    bn_put_s(out, cap, &o, sig);
-    BN_PUT_LIT(out, cap, &o, "\"}}");
+    ws_put_signed_tail(b, out, cap, &o, ts, sig);
     if (o >= cap || o > INT32_MAX)
         return CLB_ERANGE;
     out[o] = '\0';
@@ -802,15 +810,8 @@ static int ws_build_create(struct clb_binance *b, const char *id, const char *xs
     }
     BN_PUT_LIT(out, cap, &o, "\",\"newClientOrderId\":\"");
     bn_put_s(out, cap, &o, cid);
-    BN_PUT_LIT(out, cap, &o, "\",\"newOrderRespType\":\"FULL\",\"apiKey\":\"");
-    bn_put_s(out, cap, &o, b->api_key);
-    BN_PUT_LIT(out, cap, &o, "\",\"recvWindow\":");
-    bn_put_i64(out, cap, &o, b->cfg.recv_window_ms);
-    BN_PUT_LIT(out, cap, &o, ",\"timestamp\":");
-    bn_put_i64(out, cap, &o, ts);
-    BN_PUT_LIT(out, cap, &o, ",\"signature\":\"");
-    bn_put(out, cap, &o, sig, CLB_BN_SIG_HEX_LEN);
-    BN_PUT_LIT(out, cap, &o, "\"}}");
+    BN_PUT_LIT(out, cap, &o, "\",\"newOrderRespType\":\"FULL\",");
+    ws_put_signed_tail(b, out, cap, &o, ts, sig);
     if (o >= cap || o > INT32_MAX)
         return CLB_ERANGE;
     out[o] = '\0';
