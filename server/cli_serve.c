@@ -212,9 +212,34 @@ static void migrate_log(void *ud, long version, const char *file, bool applied)
         clb_logf(ud, CLB_LOG_INFO, "store: applied migration %ld (%s)", version, file);
 }
 
-/* Opens the store, migrates it, registers the instance and recovers the
- * paper connectors (recovery.h; when the store is unreachable, only fresh id
- * bases), then creates the writer. 0, or -1 with the reason printed (fatal). */
+/* Creates the store writer on DATA_DIR's spill and queue files. 0, or -1
+ * with the reason printed. */
+static int start_writer(const struct clb_store_options *so, const char *data_dir,
+                        struct clb_log *log, struct clb_store_writer **out)
+{
+    char err[512], spill[4200], queue[4200];
+    snprintf(spill, sizeof(spill), "%s/store-spill.bin", data_dir);
+    snprintf(queue, sizeof(queue), "%s/store-queue.bin", data_dir);
+    struct clb_store_writer_options wo;
+    clb_store_writer_options_init(&wo);
+    wo.store = *so;
+    wo.spill_path = spill;
+    wo.queue_path = queue; /* what a killed run had queued is written at this start */
+    wo.version = COLIBRI_VERSION;
+    wo.log = store_log;
+    wo.log_ud = log;
+    if (clb_store_writer_create(&wo, out, err, sizeof(err)) != CLB_OK) {
+        fprintf(stderr, "colibri serve: store writer: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Opens the store, migrates it, registers the instance, starts the writer
+ * and lets it write what a previous run left queued (its spill and queue
+ * files), then recovers the connectors from the complete store
+ * (recovery.h; when the store is unreachable, only fresh id bases). 0, or
+ * -1 with the reason printed (fatal). */
 static int open_store(const char *url, const char *data_dir, struct clb_log *log,
                       json_t *connectors, struct clb_recovery *rec,
                       struct clb_store_writer **out, const char **backend_name)
@@ -243,61 +268,60 @@ static int open_store(const char *url, const char *data_dir, struct clb_log *log
         clb_logf(log, CLB_LOG_WARN, "recovery skipped: paper balances start from the "
                  "configuration, stored orders stay as they are");
         clb_recovery_fallback(connectors, wall_ms(), rec);
-    } else if (rc != CLB_OK) {
+        return start_writer(&so, data_dir, log, out);
+    }
+    if (rc != CLB_OK) {
         fprintf(stderr, "colibri serve: store: %s: %s\n", shown, err);
         return -1;
-    } else {
-        int n = 0;
-        rc = clb_store_migrate(st, migrate_log, log, &n);
-        if (rc != CLB_OK) {
-            fprintf(stderr, "colibri serve: store: %s: migration failed: %s\n", shown,
-                    clb_store_errmsg(st));
-            clb_store_close(st);
-            return -1;
-        }
-        if (clb_store_errmsg(st)[0])
-            clb_logf(log, CLB_LOG_WARN, "store: %s", clb_store_errmsg(st));
-        long version = 0;
-        clb_store_schema_version(st, &version);
-        clb_logf(log, CLB_LOG_INFO, "store: %s %s, schema version %ld (%d migration(s) applied)",
-                 *backend_name, shown, version, n);
-        rc = clb_store_instance_register(st, COLIBRI_VERSION, wall_ms());
-        if (rc != CLB_OK) {
-            fprintf(stderr, "colibri serve: store: %s: cannot register the instance: %s\n",
-                    shown, clb_store_errmsg(st));
-            clb_store_close(st);
-            return -1;
-        }
-        rc = clb_recovery_run(st, connectors, wall_ms(), log, rec, err, sizeof(err));
-        if (rc != CLB_OK) {
-            fprintf(stderr, "colibri serve: store: %s: recovery failed: %s\n", shown, err);
-            clb_store_close(st);
-            return -1;
-        }
-        clb_store_close(st);
     }
-    char spill[4200];
-    snprintf(spill, sizeof(spill), "%s/store-spill.bin", data_dir);
-    struct stat sst;
-    if (stat(spill, &sst) == 0 && sst.st_size > 24) { /* records beyond the header */
+    int n = 0;
+    rc = clb_store_migrate(st, migrate_log, log, &n);
+    if (rc != CLB_OK) {
+        fprintf(stderr, "colibri serve: store: %s: migration failed: %s\n", shown,
+                clb_store_errmsg(st));
+        clb_store_close(st);
+        return -1;
+    }
+    if (clb_store_errmsg(st)[0])
+        clb_logf(log, CLB_LOG_WARN, "store: %s", clb_store_errmsg(st));
+    long version = 0;
+    clb_store_schema_version(st, &version);
+    clb_logf(log, CLB_LOG_INFO, "store: %s %s, schema version %ld (%d migration(s) applied)",
+             *backend_name, shown, version, n);
+    rc = clb_store_instance_register(st, COLIBRI_VERSION, wall_ms());
+    if (rc != CLB_OK) {
+        fprintf(stderr, "colibri serve: store: %s: cannot register the instance: %s\n", shown,
+                clb_store_errmsg(st));
+        clb_store_close(st);
+        return -1;
+    }
+    if (start_writer(&so, data_dir, log, out) != 0) {
+        clb_store_close(st);
+        return -1;
+    }
+    /* A previous run's records first, so recovery sees them. */
+    struct clb_store_writer_status ws;
+    clb_store_writer_status(*out, &ws);
+    bool behind = false;
+    if (ws.enqueued > 0) {
+        clb_logf(log, CLB_LOG_INFO, "store: writing %llu record(s) a previous run left queued",
+                 (unsigned long long)ws.enqueued);
+        behind = clb_store_writer_flush(*out, 15000) != CLB_OK;
+    }
+    rc = clb_recovery_run(st, connectors, wall_ms(), log, rec, err, sizeof(err));
+    clb_store_close(st);
+    if (rc != CLB_OK) {
+        fprintf(stderr, "colibri serve: store: %s: recovery failed: %s\n", shown, err);
+        clb_store_writer_destroy(*out);
+        *out = NULL;
+        return -1;
+    }
+    if (behind) {
         /* Written after recovery: their fills are not in the recovered
          * balances, and new ids must not collide with theirs. */
-        clb_logf(log, CLB_LOG_WARN, "recovery: %s holds records of a previous run that the "
-                 "store lacks: paper balances may miss their fills", spill);
+        clb_logf(log, CLB_LOG_WARN, "recovery: records of a previous run could not be written "
+                 "first: paper balances may miss their fills");
         clb_recovery_fresh_ids(rec, wall_ms());
-    }
-    struct clb_store_writer_options wo;
-    clb_store_writer_options_init(&wo);
-    wo.store = so;
-    wo.spill_path = spill;
-    wo.version = COLIBRI_VERSION;
-    wo.log = store_log;
-    wo.log_ud = log;
-    rc = clb_store_writer_create(&wo, out, err, sizeof(err));
-    if (rc != CLB_OK) {
-        fprintf(stderr, "colibri serve: store writer: %s\n", err);
-        clb_recovery_free(rec);
-        return -1;
     }
     return 0;
 }

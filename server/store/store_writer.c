@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,6 +69,11 @@ struct ring {
     uint8_t *buf;
     uint64_t cap;
     uint64_t mask;
+    /* a queue file's mapping (NULL: buf is heap memory) and its copies of
+     * head and tail, stored after the in-memory ones */
+    uint8_t *map;
+    size_t map_len;
+    _Atomic uint64_t *durable_head, *durable_tail;
     _Alignas(CACHE_LINE) _Atomic uint64_t head;
     _Alignas(CACHE_LINE) _Atomic uint64_t tail;
     _Alignas(CACHE_LINE) uint64_t p_head; /* producer side */
@@ -124,7 +130,7 @@ struct clb_store_writer {
     _Atomic int last_error;
 
     uint64_t seq_base;     /* put_seq at create (after a previous run's spill) */
-    uint64_t old_spilled;  /* records found in the spill file at create */
+    uint64_t old_spilled;  /* records found at create (spill file and queue file) */
 
     /* flush waiters, last error message */
     pthread_mutex_t mu;
@@ -457,6 +463,8 @@ static void ring_publish(struct ring *r, uint32_t len)
 {
     r->p_head += len;
     atomic_store_explicit(&r->head, r->p_head, memory_order_release);
+    if (r->durable_head)
+        atomic_store_explicit(r->durable_head, r->p_head, memory_order_release);
 }
 
 /* Consumer: the next unread record, or NULL. */
@@ -488,6 +496,8 @@ static void ring_commit(struct ring *r)
 {
     r->c_tail = r->c_peek;
     atomic_store_explicit(&r->tail, r->c_peek, memory_order_release);
+    if (r->durable_tail)
+        atomic_store_explicit(r->durable_tail, r->c_peek, memory_order_release);
 }
 
 static void ring_rewind(struct ring *r)
@@ -501,6 +511,63 @@ static uint64_t ring_used(const struct ring *r)
     uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
     return h - t;
 }
+
+/* ---- queue file (the ring in a shared file mapping) ---- */
+
+#define QUEUE_HDR 4096 /* header page: magic, layout, cap, then head and tail */
+#define QUEUE_MAGIC "CLBQUE01"
+#define QUEUE_HEAD_AT 64
+#define QUEUE_TAIL_AT 128
+
+static void queue_header(uint8_t hdr[64], uint64_t cap)
+{
+    memset(hdr, 0, 64);
+    memcpy(hdr, QUEUE_MAGIC, 8);
+    uint32_t fp = layout_fingerprint();
+    memcpy(hdr + 8, &fp, 4);
+    memcpy(hdr + 16, &cap, 8);
+}
+
+/* Takes up the records a previous run left in the mapping: walks them from
+ * its tail to its head as the consumer would, stops at the first one that
+ * does not parse (cutting the rest), and sets r's counters there. Returns
+ * the records found; *max_seq is raised to their highest sequence number. */
+static uint64_t queue_adopt(struct ring *r, uint64_t head, uint64_t tail, uint64_t *max_seq)
+{
+    uint64_t pos = tail, count = 0;
+    while (pos < head) {
+        uint64_t at = pos & r->mask, contig = r->cap - at;
+        if (contig < HDR_SIZE) {
+            pos += contig;
+            continue;
+        }
+        struct rec_hdr h;
+        memcpy(&h, r->buf + at, HDR_SIZE);
+        if (h.type == REC_PAD && h.len == contig) {
+            pos += contig;
+            continue;
+        }
+        if (head - pos < HDR_SIZE || !hdr_valid(&h, contig < head - pos ? contig : head - pos))
+            break;
+        if (h.seq > *max_seq)
+            *max_seq = h.seq;
+        count++;
+        pos += h.len;
+    }
+    head = pos < head ? pos : head;
+    atomic_init(&r->head, head);
+    atomic_init(&r->tail, tail);
+    atomic_store(r->durable_head, head);
+    r->p_head = head;
+    r->p_tail = r->c_peek = r->c_head = r->c_tail = tail;
+    return count;
+}
+
+/* The ring of put() in the queue file at path (created, or taken up with
+ * the records it holds: *adopted of them, the highest sequence raised into
+ * *max_seq). CLB_OK, CLB_EIO (message in err). */
+static int queue_open(struct clb_store_writer *w, struct ring *r, const char *path, size_t cap,
+                      uint64_t *adopted, uint64_t *max_seq, char *err, size_t errlen);
 
 /* ---- spill file ---- */
 
@@ -759,6 +826,75 @@ static int spill_open_existing(struct clb_store_writer *w, char *err, size_t err
     if (count)
         wlog(w, CLB_STORE_LOG_INFO, "spill file %s: %llu records from a previous run to replay",
              sp->path, (unsigned long long)count);
+    return CLB_OK;
+}
+
+static int queue_open(struct clb_store_writer *w, struct ring *r, const char *path, size_t cap,
+                      uint64_t *adopted, uint64_t *max_seq, char *err, size_t errlen)
+{
+    size_t len = QUEUE_HDR + cap;
+    uint8_t want[64];
+    queue_header(want, cap);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open queue file %s: %s", path, strerror(errno));
+        return CLB_EIO;
+    }
+    struct stat st;
+    uint8_t have[64];
+    size_t got = 0;
+    bool fresh = fstat(fd, &st) == 0 && st.st_size == 0;
+    bool ours = !fresh && (uint64_t)st.st_size == len && pread_all(fd, have, 64, 0, &got) &&
+                got == 64 && memcmp(have, want, 64) == 0;
+    if (!fresh && !ours) {
+        close(fd);
+        char aside[1100];
+        snprintf(aside, sizeof(aside), "%s.incompatible", path);
+        if (rename(path, aside) != 0) {
+            snprintf(err, errlen, "queue file %s is not ours and cannot be moved aside: %s", path,
+                     strerror(errno));
+            return CLB_EIO;
+        }
+        wlog(w, CLB_STORE_LOG_ERROR,
+             "queue file %s was written by another build or ring size: moved to %s (its "
+             "records are NOT replayed)", path, aside);
+        if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+            snprintf(err, errlen, "cannot create queue file %s: %s", path, strerror(errno));
+            return CLB_EIO;
+        }
+        fresh = true;
+    }
+    if (fresh && (ftruncate(fd, (off_t)len) != 0 || pwrite(fd, want, 64, 0) != 64)) {
+        snprintf(err, errlen, "cannot size queue file %s: %s", path, strerror(errno));
+        close(fd);
+        return CLB_EIO;
+    }
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd); /* the mapping keeps the file */
+    if (m == MAP_FAILED) {
+        snprintf(err, errlen, "cannot map queue file %s: %s", path, strerror(errno));
+        return CLB_EIO;
+    }
+    /* fault every page in for writing now, not on the hot path */
+    for (size_t off = 0; off < len; off += 4096) {
+        volatile uint8_t *b = (volatile uint8_t *)m + off;
+        *b = *b;
+    }
+    free(r->buf);
+    r->map = m;
+    r->map_len = len;
+    r->buf = r->map + QUEUE_HDR;
+    r->durable_head = (_Atomic uint64_t *)(void *)(r->map + QUEUE_HEAD_AT);
+    r->durable_tail = (_Atomic uint64_t *)(void *)(r->map + QUEUE_TAIL_AT);
+    uint64_t head = atomic_load(r->durable_head), tail = atomic_load(r->durable_tail);
+    if (head < tail || head - tail > cap) {
+        wlog(w, CLB_STORE_LOG_WARN, "queue file %s: bad counters, its records are dropped", path);
+        head = tail;
+    }
+    *adopted = queue_adopt(r, head, tail, max_seq);
+    if (*adopted)
+        wlog(w, CLB_STORE_LOG_INFO, "queue file %s: %llu records from a previous run to write",
+             path, (unsigned long long)*adopted);
     return CLB_OK;
 }
 
@@ -1136,6 +1272,7 @@ static int64_t save_rest(struct clb_store_writer *w)
             ok = false;
     }
     if (ok && lost == 0 && rename(tmp, sp->path) == 0) {
+        ring_commit(&w->ring); /* the queue file's records are in the spill file now */
         atomic_fetch_add(&sp->total, from_memory);
         atomic_store(&sp->pending, (uint64_t)saved);
         wlog(w, CLB_STORE_LOG_WARN,
@@ -1278,7 +1415,10 @@ static void writer_free(struct clb_store_writer *w)
 {
     if (!w)
         return;
-    free(w->ring.buf);
+    if (w->ring.map)
+        munmap(w->ring.map, w->ring.map_len);
+    else
+        free(w->ring.buf);
     free(w->post.buf);
     free(w->spill.buf);
     free(w->spill.path);
@@ -1388,6 +1528,14 @@ int clb_store_writer_create(const struct clb_store_writer_options *o,
         rc = spill_open_existing(w, err, errlen);
         if (rc != CLB_OK)
             goto fail;
+    }
+    if (o->queue_path) {
+        uint64_t adopted = 0;
+        rc = queue_open(w, &w->ring, o->queue_path, ring_bytes, &adopted, &w->p_seq, err,
+                        errlen);
+        if (rc != CLB_OK)
+            goto fail;
+        w->old_spilled += adopted;
     }
     w->seq_base = w->p_seq;
     atomic_store(&w->put_seq, w->p_seq);

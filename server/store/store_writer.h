@@ -47,6 +47,18 @@
  * while spilled records wait, or while the ring is more than 3/4 full: the
  * engine should not place new orders then.
  *
+ * Queue file. With queue_path, the ring of put() lives in a shared file
+ * mapping (a 4 KiB header, then ring_bytes): the records and the head and
+ * tail counters reach the kernel's page cache as they are written, with no
+ * system call, so a process killed outright (SIGKILL, a crash) leaves every
+ * record it had put and not yet committed in the file. The next create
+ * with the same path takes them up where they were, merged with a previous
+ * spill file by sequence number, before anything new; they are written
+ * again from the last committed batch on (writes are idempotent). Only an
+ * operating system crash or power loss can lose them (the file is not
+ * synced). A file of another size or build is moved aside
+ * (".incompatible") and reported.
+ *
  * Spill file format: a 24-byte header ("CLBSPL01", a layout fingerprint, the
  * offset up to which records are written — updated after every batch, so a
  * crash replays at most one batch),
@@ -76,6 +88,7 @@ typedef void (*clb_store_log_fn)(void *ud, enum clb_store_log_level level, const
 struct clb_store_writer_options {
     struct clb_store_options store; /* the database (strings copied at create) */
     const char *spill_path;   /* NULL = no spill file: a full ring refuses records */
+    const char *queue_path;   /* NULL = the ring lives in memory only (see "Queue file") */
     uint64_t spill_max_bytes; /* 0 = 1 GiB */
     size_t ring_bytes;        /* power of two, 4 KiB .. 1 GiB; 0 = 8 MiB */
     size_t post_ring_bytes;   /* power of two, 4 KiB .. 64 MiB; 0 = 1 MiB */
@@ -122,7 +135,7 @@ bool clb_store_writer_available(const struct clb_store_writer *w);
 struct clb_store_writer_status {
     bool connected;          /* the last connect / write succeeded */
     bool available;          /* clb_store_writer_available() */
-    uint64_t enqueued;       /* records accepted (put + post + a previous run's spill) */
+    uint64_t enqueued;       /* records accepted (put + post + a previous run's files) */
     uint64_t queued;         /* accepted and not yet written or failed */
     uint64_t written;        /* committed to the database */
     uint64_t failed;         /* rejected by the database or malformed: dropped */

@@ -95,7 +95,8 @@ static bool engine_total(int port, const char *asset, clb_dec *out)
  * is in the store under its trade id with the same order: a reused trade
  * id would have been dropped as a duplicate of an older fill. Polls up to
  * 5 s for the writer. Returns how many trades the engine reported. */
-static size_t check_trades_stored(int port, struct fills *fs)
+/* The engine's trades (GET /api/v1/trades, the latest 1000). */
+static json_t *fetch_trades(int port)
 {
     static char body[1 << 20];
     cr_assert_eq(curl_api(port, "GET", "/api/v1/trades?limit=1000", NULL, body, sizeof(body)),
@@ -103,8 +104,16 @@ static size_t check_trades_stored(int port, struct fills *fs)
     json_error_t je;
     json_t *j = json_loads(body, 0, &je);
     cr_assert_not_null(j, "trades: %.300s", body);
+    cr_assert(json_is_array(json_object_get(j, "trades")), "%.300s", body);
+    return j;
+}
+
+/* Every trade of j (fetch_trades) is a fill in the store, on its order
+ * (retried for up to 5 s: the writer commits in batches). Returns how many
+ * were checked. */
+static size_t trades_stored(json_t *j, struct fills *fs, const char *when)
+{
     json_t *arr = json_object_get(j, "trades"), *t;
-    cr_assert(json_is_array(arr), "%.300s", body);
     size_t i, missing = 0;
     const char *what = "";
     for (int attempt = 0; attempt < 50; attempt++) {
@@ -113,7 +122,7 @@ static size_t check_trades_stored(int port, struct fills *fs)
         json_array_foreach(arr, i, t) {
             const char *tid = json_string_value(json_object_get(t, "trade_id"));
             const char *cid = json_string_value(json_object_get(t, "client_order_id"));
-            cr_assert(tid && cid, "%.300s", body);
+            cr_assert(tid && cid, "%s: a trade without ids", when);
             bool ok = false;
             for (size_t k = 0; k < fs->n && !ok; k++)
                 ok = strcmp(fs->v[k].trade_id, tid) == 0 &&
@@ -127,9 +136,15 @@ static size_t check_trades_stored(int port, struct fills *fs)
             break;
         sleep_ms(100);
     }
-    cr_assert_eq(missing, 0, "%zu trade(s) of the engine not in the store, e.g. trade %s",
-                 missing, what);
-    size_t n = json_array_size(arr);
+    cr_assert_eq(missing, 0, "%s: %zu trade(s) of the engine not in the store, e.g. trade %s",
+                 when, missing, what);
+    return json_array_size(arr);
+}
+
+static size_t check_trades_stored(int port, struct fills *fs)
+{
+    json_t *j = fetch_trades(port);
+    size_t n = trades_stored(j, fs, "while running");
     json_decref(j);
     return n;
 }
@@ -230,8 +245,11 @@ Test(recovery, sigkill_restart_keeps_orders_fills_and_balances_consistent)
         size_t traded = check_trades_stored(port, &fs);
         cr_assert_gt(traded, 0);
         cr_assert_gt(check_orders_unique(port), 0);
-        /* ...then SIGKILL at a random moment. */
+        /* ...then SIGKILL at a random moment, right after asking for the
+         * engine's trades: those the writer had not committed yet are in
+         * its queue file and must reach the store at the restart. */
         sleep_ms((int)(splitmix64(&rng) % 1500));
+        json_t *before_kill = fetch_trades(port);
         cr_assert_eq(kill(g_child, SIGKILL), 0);
         waitpid(g_child, NULL, 0);
         g_child = 0;
@@ -241,6 +259,8 @@ Test(recovery, sigkill_restart_keeps_orders_fills_and_balances_consistent)
         crashed = oo;
 
         port = start_serve();
+        trades_stored(before_kill, &fs, "after the restart");
+        json_decref(before_kill);
         load_fills(&fs);
         fills_before = fs.n;
 

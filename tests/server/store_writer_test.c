@@ -639,6 +639,93 @@ Test(writer, spill_replay_resumes_after_a_crash)
     clb_store_writer_destroy(w);
 }
 
+/* With a queue file, a process killed outright keeps what it had put: the
+ * records waiting in its ring (the database was down) and those it spilled
+ * when the small ring was full are written at the next start, merged in
+ * sequence order, then what is put after the restart. */
+Test(writer, queue_file_keeps_the_records_of_a_killed_process)
+{
+    down_at_start();
+    struct clb_store_writer_options o;
+    wopts(&o);
+    o.ring_bytes = 16384;
+    char queue_path[600];
+    snprintf(queue_path, sizeof(queue_path), "%s/store-queue.bin", tl_dir);
+    o.queue_path = queue_path;
+    enum { N = 60 };
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        struct clb_store_writer *cw = NULL;
+        if (clb_store_writer_create(&o, &cw, NULL, 0) != CLB_OK)
+            _exit(3);
+        for (int i = 0; i < N; i++) {
+            char id[16];
+            snprintf(id, sizeof(id), "q%d", i);
+            struct clb_store_rec r = tl_order(id, CLB_ORDER_PENDING_CREATE, 7);
+            if (clb_store_writer_put(cw, &r) != CLB_OK)
+                _exit(5);
+        }
+        for (int i = 0; i < N; i++) {
+            char id[16];
+            snprintf(id, sizeof(id), "q%d", i);
+            struct clb_store_rec r = state_rec(id, CLB_ORDER_PENDING_CREATE, CLB_ORDER_OPEN, 7);
+            if (clb_store_writer_put(cw, &r) != CLB_OK)
+                _exit(5);
+        }
+        for (int i = 0; i < 100; i++) {
+            char tid[32];
+            snprintf(tid, sizeof(tid), "k%d", i);
+            struct clb_store_rec r = tl_fill("c", tid, "BTC-USDT", i);
+            if (clb_store_writer_put(cw, &r) != CLB_OK)
+                _exit(5);
+        }
+        struct clb_store_writer_status cs;
+        clb_store_writer_status(cw, &cs);
+        if (cs.spilled == 0 || cs.ring_used_bytes == 0)
+            _exit(6); /* both the ring and the spill file must hold some */
+        raise(SIGKILL);
+        _exit(4);
+    }
+    int wst = 0;
+    cr_assert_eq(waitpid(pid, &wst, 0), pid);
+    cr_assert(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL, "child status %d", wst);
+    cr_assert_eq(file_size(queue_path), 4096 + 16384);
+
+    back_after_start();
+    struct clb_store_writer *w = start(&o);
+    struct clb_store_writer_status st = status(w);
+    cr_assert_eq(st.enqueued, 2 * N + 100, "records of the killed process: %llu",
+                 (unsigned long long)st.enqueued);
+    /* put after the restart: applied after the old ones (same timestamp) */
+    struct clb_store_rec r = state_rec("q7", CLB_ORDER_OPEN, CLB_ORDER_CANCELED, 7);
+    cr_assert_eq(clb_store_writer_put(w, &r), CLB_OK);
+    cr_assert_eq(clb_store_writer_flush(w, 30000), CLB_OK, "%s", status(w).last_error_msg);
+    st = status(w);
+    cr_assert_eq(st.written, 2 * N + 101);
+    cr_assert_eq(st.failed, 0);
+    cr_assert_eq(tl_count("fills"), 100);
+    cr_assert_eq(tl_count("orders WHERE state = 'open'"), N - 1);
+    cr_assert_eq(tl_count("orders WHERE state = 'canceled'"), 1);
+    cr_assert_eq(clb_store_writer_stop(w, 5000), CLB_OK);
+    clb_store_writer_destroy(w);
+
+    /* nothing is written twice by a third start */
+    w = start(&o);
+    cr_assert_eq(status(w).enqueued, 0);
+    clb_store_writer_destroy(w);
+
+    /* a file of another ring size is moved aside, not misread */
+    o.ring_bytes = 32768;
+    w = start(&o);
+    cr_assert_eq(status(w).enqueued, 0);
+    clb_store_writer_destroy(w);
+    char aside[700];
+    snprintf(aside, sizeof(aside), "%s.incompatible", queue_path);
+    cr_assert_eq(file_size(aside), 4096 + 16384);
+    cr_assert_eq(file_size(queue_path), 4096 + 32768);
+}
+
 Test(writer, torn_and_foreign_spill_files)
 {
     down_at_start();
