@@ -337,14 +337,7 @@ static int bft_check_orders_and_fills(struct bft *f)
     size_t n_trades = json_array_size(trades);
     json_array_foreach(trades, i, t) {
         char tid[32];
-        snprintf(tid, sizeof(tid), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(t, "tradeId")));
-        json_int_t oid = json_integer_value(json_object_get(t, "orderId"));
-        const char *cid = NULL;
-        size_t k;
-        json_array_foreach(orders, k, o)
-            if (json_integer_value(json_object_get(o, "orderId")) == oid)
-                cid = json_string_value(json_object_get(o, "clientOrderId"));
+        const char *cid = sxt_trade_ids(t, orders, tid);
         size_t seen = 0;
         const struct bft_fill *hit = NULL;
         for (size_t m = 0; m < f->n_fills; m++)

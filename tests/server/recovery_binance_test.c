@@ -274,14 +274,7 @@ static int check_reconciled(int round, struct fills *fs, bool verbose)
     }
     json_array_foreach(strades, i, t) {
         char tid[32];
-        snprintf(tid, sizeof(tid), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(json_object_get(t, "tradeId")));
-        json_int_t oid = json_integer_value(json_object_get(t, "orderId"));
-        const char *cid = NULL;
-        size_t k;
-        json_array_foreach(sorders, k, o)
-            if (json_integer_value(json_object_get(o, "orderId")) == oid)
-                cid = json_string_value(json_object_get(o, "clientOrderId"));
+        const char *cid = sxt_trade_ids(t, sorders, tid);
         size_t seen = 0;
         const struct clb_store_fill *hit = NULL;
         for (size_t m = 0; m < fs->n; m++)

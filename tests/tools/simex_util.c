@@ -19,6 +19,20 @@
 
 #include "error.h"
 
+const char *sxt_trade_ids(json_t *trade, json_t *orders, char tid[32])
+{
+    snprintf(tid, 32, "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(trade, "tradeId")));
+    json_int_t oid = json_integer_value(json_object_get(trade, "orderId"));
+    const char *cid = NULL;
+    size_t k;
+    json_t *o;
+    json_array_foreach(orders, k, o)
+        if (json_integer_value(json_object_get(o, "orderId")) == oid)
+            cid = json_string_value(json_object_get(o, "clientOrderId"));
+    return cid;
+}
+
 int64_t sxt_now_ms(void)
 {
     struct timespec ts;

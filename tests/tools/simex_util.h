@@ -59,6 +59,11 @@ int sxt_code(const struct sxt_http *r);
 /* POST /sim/... with a JSON body; asserts 200. */
 void sxt_sim_post(struct sxt *t, const char *path, const char *json);
 
+/* A trade of the simulator's /sim/trades list: its id as text into tid,
+ * and the client order id of its order found in orders (/sim/orders'
+ * list; NULL when absent, pointing into orders otherwise). */
+const char *sxt_trade_ids(json_t *trade, json_t *orders, char tid[32]);
+
 int64_t sxt_now_ms(void);
 void sxt_sleep_ms(int ms);
 /* Lower-case hex HMAC-SHA256 (OpenSSL). */
