@@ -44,32 +44,8 @@ TestSuite(cli_serve, .init = setup, .fini = teardown, .timeout = 60);
 /* Starts `colibri serve ARGS...` with stdout/stderr in files of g_dir. */
 static pid_t spawn(const char *const *args)
 {
-    char bin[512], out[300], err[300];
-    snprintf(bin, sizeof(bin), "%s/colibri", COLIBRI_BINARY_DIR);
-    snprintf(out, sizeof(out), "%s/out.txt", g_dir);
-    snprintf(err, sizeof(err), "%s/err.txt", g_dir);
-    /* gone before the child starts: a reader must never see an older run */
-    unlink(out);
-    unlink(err);
-    pid_t pid = fork();
+    pid_t pid = spawn_serve_in(g_dir, args, false);
     cr_assert(pid >= 0);
-    if (pid == 0) {
-        if (chdir(g_dir) != 0)
-            _exit(126);
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(o, 1);
-        dup2(e, 2);
-        char *argv[32];
-        int n = 0;
-        argv[n++] = bin;
-        argv[n++] = (char *)"serve";
-        for (size_t i = 0; args[i] && n < 31; i++)
-            argv[n++] = (char *)args[i];
-        argv[n] = NULL;
-        execv(bin, argv);
-        _exit(127);
-    }
     g_child = pid;
     return pid;
 }

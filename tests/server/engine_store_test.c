@@ -441,24 +441,10 @@ Test(engine_store, unavailable_store_refuses_new_orders_then_resumes)
 
 static pid_t spawn_serve(void)
 {
-    char bin[512], out[300], errf[300];
-    snprintf(bin, sizeof(bin), "%s/colibri", COLIBRI_BINARY_DIR);
-    snprintf(out, sizeof(out), "%s/out.txt", g_dir);
-    snprintf(errf, sizeof(errf), "%s/err.txt", g_dir);
-    pid_t pid = fork();
+    static const char *const args[] = { "--data-dir", "data", "--listen", "127.0.0.1:0",
+                                        "--ws-listen", "127.0.0.1:0", NULL };
+    pid_t pid = spawn_serve_in(g_dir, args, false);
     cr_assert(pid >= 0);
-    if (pid == 0) {
-        if (chdir(g_dir) != 0)
-            _exit(126);
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(o, 1);
-        dup2(e, 2);
-        unsetenv("DATABASE_URL");
-        execl(bin, bin, "serve", "--data-dir", "data", "--listen", "127.0.0.1:0", "--ws-listen",
-              "127.0.0.1:0", (char *)NULL);
-        _exit(127);
-    }
     g_child = pid;
     return pid;
 }

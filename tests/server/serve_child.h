@@ -43,27 +43,11 @@ static inline uint64_t splitmix64(uint64_t *x)
  * (err.txt appended: every run's log is kept for failure messages). */
 static inline pid_t spawn(void)
 {
-    char bin[512], out[300], err[300];
-    snprintf(bin, sizeof(bin), "%s/colibri", COLIBRI_BINARY_DIR);
-    snprintf(out, sizeof(out), "%s/out.txt", g_dir);
-    snprintf(err, sizeof(err), "%s/err.txt", g_dir);
-    unlink(out);
-    pid_t pid = fork();
+    static const char *const args[] = { "--config", "config.json", "--data-dir", "data",
+                                        "--listen", "127.0.0.1:0", "--ws-listen",
+                                        "127.0.0.1:0", NULL };
+    pid_t pid = spawn_serve_in(g_dir, args, true);
     cr_assert(pid >= 0);
-    if (pid == 0) {
-        if (chdir(g_dir) != 0)
-            _exit(126);
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(err, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2(o, 1);
-        dup2(e, 2);
-        char *argv[] = { bin, (char *)"serve", (char *)"--config", (char *)"config.json",
-                         (char *)"--data-dir", (char *)"data", (char *)"--listen",
-                         (char *)"127.0.0.1:0", (char *)"--ws-listen", (char *)"127.0.0.1:0",
-                         NULL };
-        execv(bin, argv);
-        _exit(127);
-    }
     g_child = pid;
     return pid;
 }
