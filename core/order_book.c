@@ -542,12 +542,7 @@ static bool has_dup_price(const struct clb_level *l, size_t n, struct clb_level 
     if (n < 2)
         return false;
     /* An exchange's usual order (strictly monotonic) first: n - 1 compares. */
-    bool inc = true, dec = true;
-    for (size_t i = 1; i < n && (inc || dec); i++) {
-        inc = inc && l[i].price > l[i - 1].price;
-        dec = dec && l[i].price < l[i - 1].price;
-    }
-    if (inc || dec)
+    if (list_monotonic(l, n))
         return false;
     if (n <= SMALL_LIST) {
         for (size_t i = 1; i < n; i++)
