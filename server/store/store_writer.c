@@ -422,6 +422,7 @@ static uint32_t rec_len(const uint8_t *p)
 
 /* ---- rings ---- */
 
+/* A ring of cap bytes in heap memory (a queue file's ring: queue_open). */
 static int ring_init(struct ring *r, size_t cap)
 {
     r->buf = malloc(cap);
@@ -880,7 +881,8 @@ static int queue_open(struct clb_store_writer *w, struct ring *r, const char *pa
         volatile uint8_t *b = (volatile uint8_t *)m + off;
         *b = *b;
     }
-    free(r->buf);
+    r->cap = cap;
+    r->mask = cap - 1;
     r->map = m;
     r->map_len = len;
     r->buf = r->map + QUEUE_HDR;
@@ -1506,7 +1508,8 @@ int clb_store_writer_create(const struct clb_store_writer_options *o,
     w->spill.read = w->spill.peek = SPILL_HDR; /* a spill file always starts with its header */
 
     rc = CLB_ENOMEM;
-    if (ring_init(&w->ring, ring_bytes) != CLB_OK || ring_init(&w->post, post_bytes) != CLB_OK)
+    if ((!o->queue_path && ring_init(&w->ring, ring_bytes) != CLB_OK) ||
+        ring_init(&w->post, post_bytes) != CLB_OK)
         goto fail;
     if (!(w->p_scratch = malloc(REC_MAX)) || !(w->w_scratch = malloc(REC_MAX)) ||
         !(w->spill.buf = malloc(SPILL_BUF)))
