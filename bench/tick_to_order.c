@@ -13,6 +13,9 @@
  *
  *   colibri-tick-to-order [--seconds N] [--busy-poll] [--rest] [--exact-sizing] [--no-pin]
  *                         [--one-market] [--json] [--strict]
+ * Before the run, a bare spin loop on the worker's CPU counts for 1 s how
+ * often the CPU is taken away (gaps between two clock reads), printed as
+ * stalls per second: on a shared VM these, not colibri, set the tail.
  * --strict exits 1 when the target is missed. Orders go over the WebSocket
  * API (the connector's default); --rest measures the REST path. The end of
  * the measure is the moment the write call starts (lws_write; for REST,
@@ -140,6 +143,33 @@ static void on_event(void *ud, const struct clb_event *ev)
         b->refused++;
 }
 
+/* The machine's own stalls, for reading the tail: spins on this thread's
+ * CPU for the given time reading the clock and counts the gaps between two
+ * reads (time the thread did not run: the host or the kernel took the
+ * CPU). Nothing of colibri runs meanwhile. */
+struct gaps {
+    double per_s_25, per_s_50, per_s_100; /* gaps longer than 25/50/100 us, per second */
+    double lost_pct;                      /* time in gaps longer than 2 us */
+};
+
+static struct gaps spin_gaps(int64_t ns)
+{
+    uint64_t n25 = 0, n50 = 0, n100 = 0;
+    int64_t lost = 0, start = clb_netloop_mono_ns(), prev = start, t;
+    while ((t = clb_netloop_mono_ns()) - start < ns) {
+        int64_t d = t - prev;
+        prev = t;
+        if (d > 2000)
+            lost += d;
+        n25 += d > 25000;
+        n50 += d > 50000;
+        n100 += d > 100000;
+    }
+    double secs = (double)(t - start) / 1e9;
+    return (struct gaps){ (double)n25 / secs, (double)n50 / secs, (double)n100 / secs,
+                          100.0 * (double)lost / (double)(t - start) };
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: colibri-tick-to-order [--seconds N] [--busy-poll] [--rest] "
@@ -208,6 +238,7 @@ int main(int argc, char **argv)
     struct sim_thread simt = { .sim = sim, .cpu = pin && n_cpus >= 2 ? (int)n_cpus - 1 : -1 };
     if (simt.cpu >= 0 && !pin_to(0))
         simt.cpu = -1;
+    struct gaps idle_gaps = spin_gaps(INT64_C(1000000000));
     pthread_t th;
     pthread_create(&th, NULL, run_sim, &simt);
     int port = clb_simex_port(sim);
@@ -272,10 +303,12 @@ int main(int argc, char **argv)
     bool met = h->count > 0 && p99 <= TARGET_P99_NS;
     if (json)
         printf("{\"bench\":\"tick_to_order\",\"samples\":%llu,\"p50_ns\":%.0f,\"p99_ns\":%.0f,"
-               "\"max_ns\":%lld,\"mean_ns\":%.0f,\"target_p99_ns\":%.0f,\"placed\":%llu}\n",
+               "\"max_ns\":%lld,\"mean_ns\":%.0f,\"target_p99_ns\":%.0f,\"placed\":%llu,"
+               "\"cpu_stalls_per_s\":{\"over_25us\":%.0f,\"over_50us\":%.0f,\"over_100us\":%.0f}}\n",
                (unsigned long long)h->count, p50, p99, (long long)h->max_ns,
                h->count ? (double)h->sum_ns / (double)h->count : 0.0, TARGET_P99_NS,
-               (unsigned long long)st->placed);
+               (unsigned long long)st->placed, idle_gaps.per_s_25, idle_gaps.per_s_50,
+               idle_gaps.per_s_100);
     else
         printf("tick_to_order  samples %llu  p50 %.1f us  p99 %.1f us  max %.1f us  "
                "(target p99 <= %.0f us: %s)  placed %llu refused %llu\n",
@@ -283,8 +316,11 @@ int main(int argc, char **argv)
                TARGET_P99_NS / 1e3, met ? "met" : "MISSED", (unsigned long long)st->placed,
                (unsigned long long)st->refused);
     if (!json)
-        printf("  %s\n", simt.cpu >= 0 ? "worker pinned to CPU 0, simulator to the last CPU"
-                                       : "threads not pinned");
+        printf("  %s\n  this CPU before the run, a bare spin loop for 1 s: stalls > 25 us %.0f/s, "
+               "> 50 us %.0f/s, > 100 us %.0f/s (%.1f%% of the time lost)\n",
+               simt.cpu >= 0 ? "worker pinned to CPU 0, simulator to the last CPU"
+                             : "threads not pinned",
+               idle_gaps.per_s_25, idle_gaps.per_s_50, idle_gaps.per_s_100, idle_gaps.lost_pct);
     fflush(stdout);
     const struct clb_binance_latency *hs = &s.tick_to_submit;
     if (!json)

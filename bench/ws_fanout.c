@@ -27,7 +27,10 @@
  * clients on a thread of the server's process with lws's poll() loop (the
  * original set-up, an upper bound). Either way the clients' receive work
  * competes with the server for the box's cores, and each client's receipt
- * time includes its own loop's share of the fan-out.
+ * time includes its own loop's share of the fan-out. So the program also
+ * prints the CPU one trade delivery costs each side (the CPU used while
+ * the orders are measured, less that of as long a time without orders)
+ * and the bound it puts on the last client's latency on this machine.
  *
  * usage: colibri-ws-fanout [--clients N] [--orders K] [--wake fd|thread|timer]
  *                          [--inproc | --client-poll]
@@ -371,6 +374,25 @@ static long rss_kib(void)
     return rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+/* CPU time (user + system, seconds) process pid has used so far, from
+ * /proc/PID/stat; -1 when it cannot be read. */
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    const char *p = strrchr(buf, ')'); /* the name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 int main(int argc, char **argv)
 {
     int n = 1000, orders = 50;
@@ -507,6 +529,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "warning: only %d of %d clients subscribed\n", subscribed, n);
     sleep_ms(1500); /* let the status stream settle */
 
+    /* The CPU both sides spend on the trades' deliveries (printed at the
+     * end): what they use while the orders are measured, less what they
+     * use over as long a time without orders (the engine's ticks, the
+     * market feed, status every second). */
+    double idle_srv = proc_cpu_s(getpid()), idle_cli = inproc ? -1 : proc_cpu_s(child);
+    int64_t idle_t0 = now_ns();
+    sleep_ms(2000);
+    int64_t idle_ns = now_ns() - idle_t0;
+    idle_srv = proc_cpu_s(getpid()) - idle_srv;
+    idle_cli = inproc ? -1 : proc_cpu_s(child) - idle_cli;
+    double srv_cpu0 = proc_cpu_s(getpid()), cli_cpu0 = inproc ? -1 : proc_cpu_s(child);
+    int64_t win_t0 = now_ns();
     size_t n_lat = 0, n_incomplete = 0;
     for (int k = 0; k < orders; k++) {
         for (int i = 0; i < n; i++)
@@ -552,6 +586,8 @@ int main(int argc, char **argv)
         sleep_ms(80);
     }
     long rss1 = rss_kib();
+    double srv_cpu1 = proc_cpu_s(getpid()), cli_cpu1 = inproc ? -1 : proc_cpu_s(child);
+    double win_scale = (double)(now_ns() - win_t0) / (double)idle_ns;
     atomic_store(&b->stop, 1);
     double client_cpu_s = 0;
     if (inproc) {
@@ -603,6 +639,23 @@ int main(int argc, char **argv)
                (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6 -
                (inproc ? client_cpu_s : 0),
            inproc ? "thread in-process" : "child process", client_cpu_s);
+    if (!inproc && srv_cpu0 >= 0 && srv_cpu1 >= 0 && cli_cpu0 >= 0 && cli_cpu1 >= 0 &&
+        idle_srv >= 0 && idle_cli >= 0 && n_lat > 0) {
+        /* The server writes a broadcast to its clients one after another on
+         * one thread, and server and clients share this machine's CPUs: the
+         * last of n clients cannot have it before n x the server's cost per
+         * delivery, nor before n x both sides' cost over the CPUs. (CPU
+         * times come in 1/CLK_TCK steps: a few percent.) */
+        double s_us = (srv_cpu1 - srv_cpu0 - idle_srv * win_scale) * 1e6 / (double)n_lat;
+        double c_us = (cli_cpu1 - cli_cpu0 - idle_cli * win_scale) * 1e6 / (double)n_lat;
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        double both = (s_us + c_us) / (double)(cpus > 0 ? cpus : 1);
+        double bound_ms = (double)n * (s_us > both ? s_us : both) / 1e3;
+        printf("CPU per trade delivery (less the CPU of as long without orders): server %.1f "
+               "us, clients %.1f us\n  so on %ld CPUs the last of %d clients gets a trade >= "
+               "%.1f ms after it is published\n",
+               s_us, c_us, cpus, n, bound_ms);
+    }
 
     if (inproc) {
         lws_context_destroy(b->ctx);
