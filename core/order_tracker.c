@@ -888,6 +888,11 @@ const struct clb_tracked_order *clb_tracker_get(const struct clb_order_tracker *
     return find(t, client_order_id);
 }
 
+uint32_t clb_tracker_next_slot(const struct clb_order_tracker *t)
+{
+    return !t || !t->orders || t->free_head == NONE_ ? UINT32_MAX : t->free_head;
+}
+
 const struct clb_tracked_order *clb_tracker_first(const struct clb_order_tracker *t)
 {
     return t->head == NONE_ || !t->orders ? NULL : &t->orders[t->head];

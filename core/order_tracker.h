@@ -369,6 +369,12 @@ int clb_tracker_remove(struct clb_order_tracker *t, const char *client_order_id)
 const struct clb_tracked_order *clb_tracker_get(const struct clb_order_tracker *t,
                                                 const char *client_order_id);
 
+/* The pool slot (index into t->orders) the next clb_tracker_start_tracking
+ * will fill, UINT32_MAX when the pool is full: an owner keeping per-order
+ * data in an array parallel to the pool can prefetch both ahead of a hot
+ * path. */
+uint32_t clb_tracker_next_slot(const struct clb_order_tracker *t);
+
 /* Iteration over every tracked order (finished ones included) in the order
  * tracking started: first, then next until NULL. The on_* functions may be
  * called while iterating; start_tracking, tick and remove may not. */

@@ -512,6 +512,8 @@ static int conn_write_blob(struct ws_conn *c, const struct ws_blob *b)
 /* lws's internal opcode for a close frame (private-lib-core.h; the public
  * enum skips 4 and sends closes through lws_close_reason). */
 #define WS_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
+_Static_assert(LWS_WRITE_HTTP == 3 && LWS_WRITE_PING == 5,
+               "libwebsockets renumbered its write opcodes: check WS_LWS_WRITE_CLOSE");
 
 /* Sends the close frame with c's code and reason; the caller then returns
  * -1 and lws closes the socket (it sends no close of its own when no

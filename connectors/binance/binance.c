@@ -976,7 +976,7 @@ void bn_warm_orders(struct clb_binance *b)
     }
     memset(rq, 0, offsetof(struct bn_req, path));
     rq->params[0] = '\0';
-    uint32_t slot = b->tracker.free_head;
+    uint32_t slot = clb_tracker_next_slot(&b->tracker);
     if (slot < b->tracker.max_orders) {
         const char *o = (const char *)&b->tracker.orders[slot];
         for (size_t off = 0; off < sizeof(b->tracker.orders[0]); off += 64)

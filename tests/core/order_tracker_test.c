@@ -846,6 +846,31 @@ Test(order_tracker, capacity_duplicates_and_remove)
     clb_tracker_deinit(&f.t);
 }
 
+/* next_slot names the slot each start fills, a freed one included, and
+ * UINT32_MAX when the pool is full. */
+Test(order_tracker, next_slot_is_the_slot_the_next_start_fills)
+{
+    struct fx f;
+    fx_init(&f, 3);
+    const char *ids[] = { "a", "b", "c" };
+    for (int i = 0; i < 3; i++) {
+        uint32_t slot = clb_tracker_next_slot(&f.t);
+        cr_assert_lt(slot, 3u);
+        cr_assert_eq(start(&f, ids[i], 0), CLB_OK);
+        cr_assert_eq(get(&f, ids[i]), &f.t.orders[slot], "%s went elsewhere", ids[i]);
+    }
+    cr_assert_eq(clb_tracker_next_slot(&f.t), UINT32_MAX);
+    const struct clb_tracked_order *b = get(&f, "b");
+    cr_assert_eq(clb_tracker_on_create_failed(&f.t, "b", true, CLB_EINVAL, 1), CLB_OK);
+    cr_assert_eq(clb_tracker_next_slot(&f.t), UINT32_MAX); /* finished, not evicted */
+    cr_assert_eq(clb_tracker_remove(&f.t, "b"), CLB_OK);
+    cr_assert_eq(clb_tracker_next_slot(&f.t), (uint32_t)(b - f.t.orders));
+    cr_assert_eq(start(&f, "d", 2), CLB_OK);
+    cr_assert_eq(get(&f, "d"), b);
+    cr_assert_eq(clb_tracker_next_slot(NULL), UINT32_MAX);
+    clb_tracker_deinit(&f.t);
+}
+
 static void collect(void *ud, const struct clb_tracked_order *o)
 {
     char *s = ud;
