@@ -31,6 +31,9 @@
  * prints the CPU one trade delivery costs each side (the CPU used while
  * the orders are measured, less that of as long a time without orders)
  * and the bound it puts on the last client's latency on this machine.
+ * First of all it measures the floor under any server here: plain write()s
+ * of 200 bytes to as many loopback TCP sockets, one after another, read by
+ * another process (no TLS, no WebSocket, no JSON).
  *
  * usage: colibri-ws-fanout [--clients N] [--orders K] [--wake fd|thread|timer]
  *                          [--inproc | --client-poll]
@@ -46,7 +49,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -393,6 +401,94 @@ static double proc_cpu_s(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+static double rusage_s(int who)
+{
+    struct rusage ru;
+    if (getrusage(who, &ru) != 0)
+        return 0;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* The floor under any WebSocket server on this machine: plain write()s
+ * of a 200-byte message to n loopback TCP sockets, one after another (no
+ * TLS, no framing, no JSON), read by a child process on an epoll loop.
+ * Fills the writer's and the reader's CPU per message and the mean wall
+ * time of one round of n writes; false when the sockets cannot be set up. */
+struct floor {
+    double write_us, read_us, round_ms;
+};
+
+static bool loopback_floor(int n, struct floor *out)
+{
+    enum { MSG = 200, ROUNDS = 50 };
+    int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t al = sizeof a;
+    int *cl = calloc((size_t)n, sizeof *cl), *sv = calloc((size_t)n, sizeof *sv);
+    bool ok = ls >= 0 && cl && sv && bind(ls, (struct sockaddr *)&a, sizeof a) == 0 &&
+              listen(ls, n) == 0 && getsockname(ls, (struct sockaddr *)&a, &al) == 0;
+    int made = 0;
+    for (; ok && made < n; made++) {
+        cl[made] = socket(AF_INET, SOCK_STREAM, 0);
+        ok = cl[made] >= 0 && connect(cl[made], (struct sockaddr *)&a, sizeof a) == 0 &&
+             (sv[made] = accept(ls, NULL, NULL)) >= 0;
+        if (ok)
+            setsockopt(sv[made], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    pid_t child = ok ? fork() : -1;
+    if (child == 0) {
+        int ep = epoll_create1(0);
+        for (int i = 0; i < n; i++) {
+            close(sv[i]);
+            struct epoll_event e = { .events = EPOLLIN, .data.fd = cl[i] };
+            epoll_ctl(ep, EPOLL_CTL_ADD, cl[i], &e);
+        }
+        struct epoll_event ev[256];
+        char buf[4096];
+        long got = 0;
+        while (got < (long)n * ROUNDS * MSG) {
+            int k = epoll_wait(ep, ev, 256, 2000);
+            if (k <= 0)
+                break;
+            for (int j = 0; j < k; j++) {
+                ssize_t r = read(ev[j].data.fd, buf, sizeof buf);
+                got += r > 0 ? r : 0;
+            }
+        }
+        _exit(0);
+    }
+    if (child > 0) {
+        char msg[MSG];
+        memset(msg, 'x', sizeof msg);
+        sleep_ms(100);
+        double c0 = proc_cpu_s(getpid()), r0 = proc_cpu_s(child);
+        int64_t wall = 0;
+        for (int r = 0; r < ROUNDS && ok; r++) {
+            int64_t t = now_ns();
+            for (int i = 0; i < n && ok; i++)
+                ok = write(sv[i], msg, MSG) == MSG;
+            wall += now_ns() - t;
+            sleep_ms(20);
+        }
+        double r1 = proc_cpu_s(child), c1 = proc_cpu_s(getpid());
+        waitpid(child, NULL, 0);
+        out->write_us = (c1 - c0) * 1e6 / ((double)n * ROUNDS);
+        out->read_us = (r1 - r0) * 1e6 / ((double)n * ROUNDS);
+        out->round_ms = (double)wall / ROUNDS / 1e6;
+        ok = ok && c0 >= 0 && r0 >= 0 && r1 >= 0;
+    }
+    for (int i = 0; i < made; i++) {
+        close(cl[i]);
+        close(sv[i]);
+    }
+    if (ls >= 0)
+        close(ls);
+    free(cl);
+    free(sv);
+    return ok && child > 0;
+}
+
 int main(int argc, char **argv)
 {
     int n = 1000, orders = 50;
@@ -430,6 +526,16 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     lws_set_log_level(LLL_ERR, NULL);
+    struct floor fl = { 0 };
+    if (loopback_floor(n, &fl))
+        printf("floor: plain write() of 200 bytes to %d loopback TCP sockets in turn: %.1f us "
+               "CPU per write,\n  %.1f us to read one (epoll, another process), %.2f ms for "
+               "the %d writes\n",
+               n, fl.write_us, fl.read_us, fl.round_ms, n);
+    else
+        fprintf(stderr, "floor: loopback sockets could not be set up: %s\n", strerror(errno));
+    /* what the floor used is not the bench's */
+    double floor_self_s = rusage_s(RUSAGE_SELF), floor_children_s = rusage_s(RUSAGE_CHILDREN);
 
     char dir[] = "/tmp/clb-ws-fanout-XXXXXX", cert[256], key[256], err[256];
     bool created;
@@ -595,11 +701,8 @@ int main(int argc, char **argv)
         pthread_join(th, NULL);
         client_cpu_s = b->client_cpu_s;
     } else {
-        struct rusage cru;
         waitpid(child, NULL, 0);
-        getrusage(RUSAGE_CHILDREN, &cru);
-        client_cpu_s = (double)cru.ru_utime.tv_sec + (double)cru.ru_utime.tv_usec / 1e6 +
-                       (double)cru.ru_stime.tv_sec + (double)cru.ru_stime.tv_usec / 1e6;
+        client_cpu_s = rusage_s(RUSAGE_CHILDREN) - floor_children_s;
     }
     pthread_join(watch, NULL);
 
@@ -632,12 +735,8 @@ int main(int argc, char **argv)
            b->feed_events[0], b->feed_events[1], b->feed_events[2]);
     printf("%s RSS: %ld MiB before clients, %ld MiB with them\n",
            inproc ? "process" : "server process", rss0 / 1024, rss1 / 1024);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
     printf("CPU: server process %.2f s, clients (%s) %.2f s\n",
-           (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6 -
-               (inproc ? client_cpu_s : 0),
+           rusage_s(RUSAGE_SELF) - floor_self_s - (inproc ? client_cpu_s : 0),
            inproc ? "thread in-process" : "child process", client_cpu_s);
     if (!inproc && srv_cpu0 >= 0 && srv_cpu1 >= 0 && cli_cpu0 >= 0 && cli_cpu1 >= 0 &&
         idle_srv >= 0 && idle_cli >= 0 && n_lat > 0) {
