@@ -96,6 +96,7 @@ static void usage(FILE *f)
         "\n"
         "Configuration keys: listen, ws_listen, data_dir, tick_ms, seed,\n"
         "tls {cert, key}, metrics {public}, debug_console, resume_strategies,\n"
+        "worker {busy_poll, cpu} (poll without sleeping, pinned to that CPU),\n"
         "ws {allowed_origins},\n"
         "connectors [{name, type: \"paper\", markets, maker_fee, taker_fee, latency_ms} |\n"
         "            {name, type: \"binance\", markets, rest_url, stream_url, ws_api_url,\n"

@@ -37,6 +37,7 @@ void clb_serve_config_init(struct clb_serve_config *c)
     c->tick_ms = 1000;
     c->debug_console_port = 8211;
     c->resume_strategies = true;
+    c->worker_cpu = -1;
 }
 
 static void free_origins(char **o, size_t n)
@@ -167,7 +168,7 @@ static int parse_root(struct clb_serve_config *n, json_t *root, const char *src,
     static const char *const top[] = { "listen", "ws_listen", "data_dir", "tick_ms", "seed",
                                        "tls", "metrics", "debug_console", "ws", "connectors",
                                        "balances", "store", "gateway", "resume_strategies",
-                                       NULL };
+                                       "worker", NULL };
     int rc;
     if (!json_is_object(root))
         return clb_errf(err, errlen, CLB_EINVAL, "%s: the top level must be an object, not %s", src,
@@ -242,6 +243,28 @@ static int parse_root(struct clb_serve_config *n, json_t *root, const char *src,
                             "%s: resume_strategies: must be true or false, not %s", src,
                             clb_json_type_name(v));
         n->resume_strategies = json_is_true(v);
+    }
+    if ((v = json_object_get(root, "worker"))) {
+        static const char *const keys[] = { "busy_poll", "cpu", NULL };
+        if (!json_is_object(v))
+            return clb_errf(err, errlen, CLB_EINVAL,
+                            "%s: worker: must be an object {\"busy_poll\": BOOL, \"cpu\": N}",
+                            src);
+        if ((rc = check_keys(v, keys, src, "worker.", err, errlen)) != CLB_OK)
+            return rc;
+        json_t *b = json_object_get(v, "busy_poll"), *c = json_object_get(v, "cpu");
+        if (b && !json_is_boolean(b))
+            return clb_errf(err, errlen, CLB_EINVAL,
+                            "%s: worker.busy_poll: must be true or false, not %s", src,
+                            clb_json_type_name(b));
+        if (c && !json_is_null(c) &&
+            (!json_is_integer(c) || json_integer_value(c) < 0 || json_integer_value(c) > 1023))
+            return clb_errf(err, errlen, CLB_EINVAL,
+                            "%s: worker.cpu: must be a CPU number in [0, 1023] or null", src);
+        if (b)
+            n->busy_poll = json_is_true(b);
+        if (c)
+            n->worker_cpu = json_is_null(c) ? -1 : (int)json_integer_value(c);
     }
     if ((v = json_object_get(root, "ws"))) {
         static const char *const keys[] = { "allowed_origins", NULL };
@@ -404,4 +427,6 @@ void clb_serve_config_engine(const struct clb_serve_config *c, struct clb_engine
     out->seed = c->seed;
     out->connectors = c->connectors;
     out->balances = c->balances;
+    out->busy_poll = c->busy_poll;
+    out->worker_cpu = c->worker_cpu;
 }

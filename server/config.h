@@ -19,6 +19,9 @@
  *   resume_strategies  BOOL: at start, create and start again the strategies
  *                 that were running when the last run ended (recovery.h,
  *                 item 7)                            default true
+ *   worker        {"busy_poll": BOOL, "cpu": N | null} the engine's worker
+ *                 thread: poll without sleeping, pinned to CPU N (engine.h)
+ *                                                    default false, null
  *   ws            {"allowed_origins": ["https://host:port", ...]}
  *   connectors    [{name, type: "paper", markets[], maker_fee, taker_fee,
  *                   latency_ms} | {name, type: "binance", markets[], rest_url,
@@ -61,6 +64,8 @@ struct clb_serve_config {
     bool debug_console;
     int debug_console_port;
     bool resume_strategies;
+    bool busy_poll;           /* "worker": {"busy_poll": BOOL, "cpu": N} (engine.h) */
+    int worker_cpu;           /* -1: not pinned */
     char **allowed_origins;   /* heap array of heap strings, NULL when not configured */
     size_t n_origins;
     json_t *connectors;       /* owned reference or NULL (engine defaults) */

@@ -84,6 +84,7 @@
 #include "store/store_writer.h"
 #include "strategy.h"
 #include "synth.h"
+#include "thread_cpu.h"
 
 #ifndef COLIBRI_VERSION
 #define COLIBRI_VERSION "unknown"
@@ -718,6 +719,7 @@ void clb_engine_config_default(struct clb_engine_config *cfg)
     cfg->tick_ms = 1000;
     cfg->seed = 1;
     cfg->event_feed_capacity = CLB_ENGINE_DEFAULT_FEED;
+    cfg->worker_cpu = -1;
 }
 
 int clb_engine_check_config(const struct clb_engine_config *cfg, char *err, size_t errlen)
@@ -909,6 +911,8 @@ struct clb_engine {
     bool own_log;
 
     /* ---- worker-only state ---- */
+    int worker_cpu;       /* the one CPU the worker runs on, -1: several */
+    uint64_t loop_passes; /* turns of the worker's loop */
     struct clb_clock clock;
     bool clock_inited;
     struct eng_conn *conns; /* [CLB_ENGINE_MAX_CONNECTORS] */
@@ -1874,6 +1878,11 @@ static json_t *build_status(struct clb_engine *e)
     json_object_set_new(s, "total", json_integer((json_int_t)e->n_strats));
     json_object_set_new(s, "running", json_integer((json_int_t)running));
     json_object_set_new(j, "strategies", s);
+    json_t *w = json_object();
+    json_object_set_new(w, "busy_poll", json_boolean(e->cfg.busy_poll));
+    json_object_set_new(w, "cpu", e->worker_cpu >= 0 ? json_integer(e->worker_cpu) : json_null());
+    json_object_set_new(w, "loop_passes", json_integer((json_int_t)e->loop_passes));
+    json_object_set_new(j, "worker", w);
     if (e->sw) {
         struct clb_store_writer_status ws;
         clb_store_writer_status(e->sw, &ws);
@@ -3780,7 +3789,16 @@ static void *worker_main(void *arg)
     struct pollfd pfds[1] = { { .fd = e->cmd_efd, .events = POLLIN } };
     nfds_t nfds = 1;
     char err[ENG_ERR] = "";
-    int rc = setup_exchanges(e, err, sizeof(err));
+    int rc = CLB_OK;
+    if (e->cfg.worker_cpu >= 0) {
+        char why[160];
+        rc = clb_thread_pin_self(e->cfg.worker_cpu, why, sizeof(why));
+        if (rc != CLB_OK)
+            snprintf(err, sizeof(err), "worker_cpu: %s", why);
+    }
+    e->worker_cpu = clb_thread_pinned_cpu();
+    if (rc == CLB_OK)
+        rc = setup_exchanges(e, err, sizeof(err));
     free(e->spec);
     e->spec = NULL;
     int64_t now = wall_now(e);
@@ -3842,7 +3860,8 @@ static void *worker_main(void *arg)
         }
         int64_t mono = mono_ns();
         periodic(e, mono);
-        int timeout = caught_up ? next_timeout_ms(e, wall_now(e), mono) : 0;
+        int timeout = caught_up && !e->cfg.busy_poll ? next_timeout_ms(e, wall_now(e), mono) : 0;
+        e->loop_passes++;
         if (wait_events(e, pfds, nfds, timeout) > 0 && (pfds[0].revents & POLLIN)) {
             uint64_t v;
             ssize_t r = read(e->cmd_efd, &v, sizeof(v));

@@ -332,6 +332,15 @@ struct clb_engine_config {
      * "NAME.api_key" / "NAME.api_secret", with the passphrase from
      * $COLIBRI_SECRETS_PASSPHRASE (no prompt). NULL = no secrets file. */
     const char *data_dir;
+    /* The worker thread: busy_poll makes it poll its sockets, timers and
+     * commands without ever sleeping (a whole CPU spent for the shortest
+     * reaction: on a shared VM a sleeping thread comes back to cold caches
+     * and longer stalls); worker_cpu >= 0 pins it to that CPU, and
+     * clb_engine_create fails when the CPU is not one the process may run
+     * on. Defaults false and -1 (not pinned). /api/v1/status reports both
+     * under "worker", with the loop passes so far. */
+    bool busy_poll;
+    int worker_cpu;
 };
 
 /* Fills *cfg with the defaults (tick 1000 ms, seed 1, default connectors and

@@ -28,6 +28,8 @@ Test(config, defaults)
     cr_assert_not(c.metrics_public);
     cr_assert_not(c.debug_console);
     cr_assert(c.resume_strategies);
+    cr_assert_not(c.busy_poll);
+    cr_assert_eq(c.worker_cpu, -1);
     cr_assert_null(c.connectors);
     clb_serve_config_deinit(&c);
 }
@@ -38,6 +40,7 @@ Test(config, full_file)
         "{\"listen\": \"0.0.0.0:9443\", \"ws_listen\": \"[::1]:0\", \"data_dir\": \"/tmp/x\","
         " \"tick_ms\": 250, \"seed\": 42, \"tls\": {\"cert\": \"c.pem\", \"key\": \"k.pem\"},"
         " \"metrics\": {\"public\": true}, \"debug_console\": 9211, \"resume_strategies\": false,"
+        " \"worker\": {\"busy_poll\": true, \"cpu\": 1},"
         " \"ws\": {\"allowed_origins\": [\"https://dash.example\", \"http://localhost:3000\"]},"
         " \"connectors\": [{\"name\": \"p1\", \"type\": \"paper\", \"markets\": [\"ETH-USDT\"],"
         "   \"maker_fee\": 0, \"taker_fee\": 0.0005, \"latency_ms\": 0}],"
@@ -68,6 +71,8 @@ Test(config, full_file)
     clb_serve_config_engine(&c, &ec);
     cr_assert_eq(ec.tick_ms, 250);
     cr_assert_eq(ec.seed, 42);
+    cr_assert(ec.busy_poll);
+    cr_assert_eq(ec.worker_cpu, 1);
     cr_assert_eq(json_array_size(ec.connectors), 1);
     cr_assert_str_eq(json_string_value(json_object_get(ec.balances, "ETH")), "12.5");
     clb_serve_config_deinit(&c);
@@ -96,6 +101,12 @@ Test(config, errors_name_file_and_key)
         { "{\"metrics\": {\"public\": \"yes\"}}", "t.json: metrics.public: must be true or false" },
         { "{\"debug_console\": \"on\"}", "t.json: debug_console: must be true, false or a port" },
         { "{\"resume_strategies\": 1}", "t.json: resume_strategies: must be true or false, not an integer" },
+        { "{\"worker\": true}", "t.json: worker: must be an object" },
+        { "{\"worker\": {\"busy_poll\": \"yes\"}}",
+          "t.json: worker.busy_poll: must be true or false, not a string" },
+        { "{\"worker\": {\"cpu\": -1}}", "t.json: worker.cpu: must be a CPU number in [0, 1023]" },
+        { "{\"worker\": {\"cpu\": 1.5}}", "t.json: worker.cpu: must be a CPU number" },
+        { "{\"worker\": {\"threads\": 2}}", "t.json: worker.threads: unknown key" },
         { "{\"ws\": {\"allowed_origins\": [\"dash.example\"]}}",
           "t.json: ws.allowed_origins[0]: must be an origin" },
         { "{\"ws\": {\"allowed_origins\": \"*\"}}",

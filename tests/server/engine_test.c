@@ -8,8 +8,12 @@
  * keys (environment, secrets file) and, when colibri-simex is linked in, run
  * the engine against the simulator in-process: ready, a manual order
  * created and cancelled, a market maker quoting, metrics.
+ *
+ * _GNU_SOURCE: sched_getaffinity, for a CPU this process may pin its worker to.
  */
+#define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <sched.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -243,6 +247,87 @@ static json_int_t create_pmm(bool start, const char *extra)
                      start ? "running" : "created");
     json_decref(r);
     return id;
+}
+
+/* The worker's loop passes per second, from two status snapshots. */
+static double loop_pass_rate(void)
+{
+    sleep_ms(200);
+    json_t *a = snap("status");
+    json_int_t p0 = json_integer_value(json_object_get(json_object_get(a, "worker"), "loop_passes"));
+    json_decref(a);
+    sleep_ms(600);
+    json_t *b = snap("status");
+    json_int_t p1 = json_integer_value(json_object_get(json_object_get(b, "worker"), "loop_passes"));
+    json_decref(b);
+    cr_assert_gt(p1, p0, "the status is not republished");
+    return (double)(p1 - p0) / 0.6;
+}
+
+static int start_worker_engine(bool busy_poll, int cpu, char *err, size_t errlen)
+{
+    cr_assert_eq(clb_log_create(NULL, CLB_LOG_WARN, &g_log), CLB_OK);
+    struct clb_engine_config cfg;
+    clb_engine_config_default(&cfg);
+    cfg.tick_ms = 50;
+    cfg.log = g_log;
+    cfg.busy_poll = busy_poll;
+    cfg.worker_cpu = cpu;
+    int rc = clb_engine_create(&cfg, &g_e, err, errlen);
+    if (rc != CLB_OK) {
+        clb_log_destroy(g_log);
+        g_log = NULL;
+    }
+    return rc;
+}
+
+/* The first CPU this process may run on (0 when the mask cannot be read). */
+static int first_allowed_cpu(void)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        for (int c = 0; c < CPU_SETSIZE; c++)
+            if (CPU_ISSET(c, &set))
+                return c;
+    return 0;
+}
+
+/* busy_poll: the worker turns its loop without sleeping (many times more
+ * passes than when it sleeps until something is due) and still serves
+ * commands; worker_cpu pins it, and a CPU the process may not use is
+ * refused at create with the reason. */
+Test(engine, busy_poll_worker_never_sleeps_and_worker_cpu_pins)
+{
+    char err[256] = "";
+    cr_assert_eq(start_worker_engine(false, -1, err, sizeof(err)), CLB_OK, "%s", err);
+    double sleeping = loop_pass_rate();
+    json_t *st = snap("status");
+    cr_assert(json_is_false(json_object_get(json_object_get(st, "worker"), "busy_poll")));
+    json_decref(st);
+    stop_engine();
+
+    int cpu = first_allowed_cpu();
+    cr_assert_eq(start_worker_engine(true, cpu, err, sizeof(err)), CLB_OK, "%s", err);
+    double busy = loop_pass_rate();
+    cr_log_info("worker loop passes: %.0f/s sleeping, %.0f/s busy", sleeping, busy);
+    cr_assert_gt(busy, 10 * sleeping, "busy %.0f passes/s, sleeping %.0f", busy, sleeping);
+    st = snap("status");
+    json_t *w = json_object_get(st, "worker");
+    cr_assert(json_is_true(json_object_get(w, "busy_poll")));
+    cr_assert_eq(json_integer_value(json_object_get(w, "cpu")), cpu);
+    json_decref(st);
+    json_t *r = call_ok("order.create", "{\"market\": \"BTC-USDT\", \"side\": \"buy\", "
+                        "\"type\": \"limit\", \"price\": \"1000\", \"amount\": \"0.01\"}");
+    cr_assert_not_null(json_object_get(r, "client_order_id"));
+    json_decref(r);
+    stop_engine();
+
+    err[0] = '\0';
+    cr_assert_eq(start_worker_engine(true, 1023, err, sizeof(err)), CLB_EINVAL);
+    cr_assert_null(g_e);
+    cr_assert(strstr(err, "worker_cpu: CPU 1023 is not one this process may run on (it may run on ") != NULL,
+              "%s", err);
 }
 
 Test(engine, pmm_places_fills_and_stop_cancels)
