@@ -4159,6 +4159,14 @@ static void list_restored(struct clb_engine *e, struct eng_conn *ec,
     }
 }
 
+/* A connector's log line, into the engine's log (and so its "logs" topic)
+ * under the connector's name. */
+static void conn_log(void *ud, enum clb_log_level level, const char *msg)
+{
+    struct eng_conn *ec = ud;
+    clb_logf(ec->e->log, level, "connector %s: %s", ec->name, msg);
+}
+
 /* A Binance spot connector on the engine's network loop, publishing on the
  * connector's bus. It starts at once (time sync, exchangeInfo, account,
  * streams) and reports readiness through ops->status. */
@@ -4178,6 +4186,8 @@ static int setup_binance(struct clb_engine *e, struct eng_conn *ec, const struct
     bc.client_id_prefix = cs->client_id_prefix[0] ? cs->client_id_prefix : NULL;
     bc.orders_over_rest = cs->orders_over_rest;
     bc.cancel_orphans = !cs->keep_orphans;
+    bc.log = conn_log;
+    bc.log_ud = ec;
     const struct clb_engine_conn_start *xs = e->xstart[i];
     if (xs) {
         bc.restore = xs->restore;

@@ -22,14 +22,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CLB_LOG_LINE_MAX 1024 /* message bytes kept, NUL included */
+#include "log_hook.h" /* enum clb_log_level */
 
-enum clb_log_level {
-    CLB_LOG_DEBUG = 0,
-    CLB_LOG_INFO,
-    CLB_LOG_WARN,
-    CLB_LOG_ERROR
-};
+#define CLB_LOG_LINE_MAX 1024 /* message bytes kept, NUL included */
 
 struct clb_log;
 

@@ -93,14 +93,17 @@ int64_t bn_server_ms(const struct clb_binance *b)
     return clb_bn_time_server_now_ms(&b->clk, bn_wall_ns());
 }
 
-void bn_log(const struct clb_binance *b, const char *fmt, ...)
+void bn_log(const struct clb_binance *b, enum clb_log_level level, const char *fmt, ...)
 {
+    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "binance[%s]: ", b->base.name);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (b->cfg.log)
+        b->cfg.log(b->cfg.log_ud, level, msg);
+    else
+        fprintf(stderr, "binance[%s]: %s\n", b->base.name, msg);
 }
 
 json_t *bn_json(const char *body, size_t len)
@@ -226,7 +229,7 @@ void bn_account_apply(struct clb_binance *b, const struct bn_req *rq,
     }
     if (rc != CLB_OK) {
         b->stats.bad_messages++;
-        bn_log(b, "account answer refused: %s", err);
+        bn_log(b, CLB_LOG_WARN, "account answer refused: %s", err);
         return;
     }
     int64_t sent = rq->sent_ns > 0 ? rq->sent_ns : 1;
@@ -262,16 +265,17 @@ static void apply_rules(struct clb_binance *b, const struct clb_bn_symbol_info *
     if (!m)
         return;
     if (!si->trading)
-        bn_log(b, "%s: status %s", m->rules.symbol, si->status);
+        bn_log(b, CLB_LOG_WARN, "%s: status %s", m->rules.symbol, si->status);
     if (clb_dec_sign(si->rules.tick_size) <= 0 || clb_dec_sign(si->rules.step_size) <= 0) {
-        bn_log(b, "%s: no tick or step size", m->rules.symbol);
+        bn_log(b, CLB_LOG_ERROR, "%s: no tick or step size", m->rules.symbol);
         return;
     }
     if (m->rules_ok && (si->rules.price_scale != m->rules.price_scale ||
                         si->rules.qty_scale != m->rules.qty_scale)) {
         /* The parser and the book hold integers at the old scales: keep
          * them (a rules change of that kind needs a restart). */
-        bn_log(b, "%s: tick/step scale changed; restart the connector", m->rules.symbol);
+        bn_log(b, CLB_LOG_ERROR,
+               "%s: tick/step scale changed; restart the connector", m->rules.symbol);
         return;
     }
     bool first = !m->rules_ok;
@@ -299,16 +303,16 @@ static void on_exchange_info(struct clb_binance *b, const struct clb_http_resp *
                                         sizeof(err));
     if (rc != CLB_OK) {
         b->stats.bad_messages++;
-        bn_log(b, "exchangeInfo refused: %s", err);
+        bn_log(b, CLB_LOG_WARN, "exchangeInfo refused: %s", err);
         return;
     }
     if (lim.n > 0 && clb_bn_throttle_set_limits(&b->thr, &lim) != CLB_OK)
-        bn_log(b, "exchangeInfo rateLimits refused; keeping Binance's defaults");
+        bn_log(b, CLB_LOG_WARN, "exchangeInfo rateLimits refused; keeping Binance's defaults");
     for (size_t i = 0; i < n; i++)
         apply_rules(b, &infos[i]);
     for (uint32_t i = 0; i < b->n_markets; i++)
         if (!b->markets[i].rules_ok)
-            bn_log(b, "%s: not in exchangeInfo", b->markets[i].rules.symbol);
+            bn_log(b, CLB_LOG_ERROR, "%s: not in exchangeInfo", b->markets[i].rules.symbol);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -443,7 +447,7 @@ static void throttle_on_response(struct clb_binance *b, const struct bn_req *rq,
         long long secs = ra ? strtoll(ra, NULL, 10) : -1;
         clb_bn_throttle_on_retry_after(&b->thr, now_ms, secs > 0 ? secs * 1000 : -1,
                                        r->status == 418);
-        bn_log(b, "HTTP %d: requests paused (Retry-After %lld s)", r->status, secs);
+        bn_log(b, CLB_LOG_WARN, "HTTP %d: requests paused (Retry-After %lld s)", r->status, secs);
     }
 }
 
@@ -1342,7 +1346,7 @@ void bn_req_finish(struct clb_binance *b, struct bn_req *rq, const struct clb_ht
     } else if (r->status >= 400) {
         b->stats.rest_errors++;
         if (clb_bn_time_on_error_code(&b->clk, code)) {
-            bn_log(b, "%d: timestamp outside recvWindow: resyncing the clock", code);
+            bn_log(b, CLB_LOG_WARN, "%d: timestamp outside recvWindow: resyncing the clock", code);
             b->stats.time_syncs++;
             start_time_request(b);
         }
@@ -1699,12 +1703,13 @@ int clb_binance_create(struct clb_netloop *loop, const struct clb_binance_config
     b->base.bus = bus;
     snprintf(b->base.name, sizeof(b->base.name), "%s", cfg->name[0] ? cfg->name : "binance");
     if (b->ws_signer_ok && !ws_build_agrees(b)) {
-        bn_log(b, "WebSocket API request signing check failed: orders go over REST");
+        bn_log(b, CLB_LOG_ERROR, "WebSocket API request signing check failed: orders go over REST");
         b->ws_signer_ok = false;
     }
     b->ws_direct = json_plain(b->api_key);
     if (b->ws_signer_ok && b->ws_direct && !ws_create_agrees(b)) {
-        bn_log(b, "WebSocket API create builder check failed: creates built from params");
+        bn_log(b, CLB_LOG_WARN,
+               "WebSocket API create builder check failed: creates built from params");
         b->ws_direct = false;
     }
     /* nonces: microseconds of the wall clock, so a restart never reuses an id */

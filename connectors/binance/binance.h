@@ -84,6 +84,7 @@
 
 #include "connector.h"
 #include "event.h"
+#include "log_hook.h"
 
 struct clb_netloop;
 struct clb_binance;
@@ -123,6 +124,11 @@ struct clb_binance_config {
     int64_t adopt_since_ms;       /* > 0: sweep each market's orders since then */
     const char *const *known_ids; /* client ids already recorded since then */
     size_t n_known;               /* <= CLB_BINANCE_MAX_KNOWN */
+    /* Where the connector's log lines go (adoptions, refusals, pauses,
+     * clock resyncs), on the loop's thread; NULL: stderr, prefixed
+     * "binance[NAME]: ". */
+    clb_log_hook_fn log;
+    void *log_ud;
 };
 
 #define CLB_BINANCE_MAX_KNOWN 1000000

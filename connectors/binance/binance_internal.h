@@ -277,8 +277,8 @@ void bn_time_resync(struct clb_binance *b);
 void bn_set_balance(struct clb_binance *b, const char *asset, clb_dec free_, clb_dec locked,
                     int64_t rest_sent_ns, bool publish);
 struct bn_oinfo *bn_oinfo_of(struct clb_binance *b, const struct clb_tracked_order *o);
-void bn_log(const struct clb_binance *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void bn_log(const struct clb_binance *b, enum clb_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- binance_orders.c ---- */
 /* The place path on a canned order of the first market (quantize, client id,

@@ -238,7 +238,7 @@ void bn_market_rules_loaded(struct clb_binance *b, uint32_t mi)
     int rc = clb_binance_md_add_market(&b->md, m->xsym, m->rules.price_scale, m->rules.qty_scale,
                                        &idx);
     if (rc != CLB_OK && rc != CLB_EEXIST) {
-        bn_log(b, "%s: market-data parser refused the market: %s", m->rules.symbol,
+        bn_log(b, CLB_LOG_ERROR, "%s: market-data parser refused the market: %s", m->rules.symbol,
                clb_err_name(rc));
         return;
     }

@@ -389,7 +389,8 @@ static void apply_fill(struct clb_binance *b, const char *cid, const char *trade
         clb_dec_format(price, p1, sizeof(p1));
         clb_dec_format(qty, p2, sizeof(p2));
         clb_dec_format(fee, p3, sizeof(p3));
-        bn_log(b, "fill %s of %s (%s @ %s, fee %s %s) refused: %s", trade_id, cid, p2, p1, p3,
+        bn_log(b, CLB_LOG_ERROR,
+               "fill %s of %s (%s @ %s, fee %s %s) refused: %s", trade_id, cid, p2, p1, p3,
                fee_asset ? fee_asset : "-", clb_err_name(rc));
     }
 }
@@ -479,11 +480,12 @@ static void on_create(struct clb_binance *b, struct bn_req *rq, const struct clb
             oi->time_retries++;
             oi->resend_create = true;
             oi->create_pending = true;
-            bn_log(b, "order %s refused for its timestamp: re-sent after the clock resync", cid);
+            bn_log(b, CLB_LOG_WARN,
+                   "order %s refused for its timestamp: re-sent after the clock resync", cid);
             return;
         }
         b->stats.orders_rejected++;
-        bn_log(b, "order %s rejected: HTTP %d %.*s", cid, r->status,
+        bn_log(b, CLB_LOG_WARN, "order %s rejected: HTTP %d %.*s", cid, r->status,
                (int)(r->body_len < 200 ? r->body_len : 200), r->body ? r->body : "");
         clb_tracker_on_create_failed(&b->tracker, cid, true, reason_of(code, r->status), now);
         break;
@@ -639,11 +641,12 @@ static int adopt(struct clb_binance *b, uint32_t mi, const struct clb_bn_order *
                                    .amount = x->orig_qty };
     int rc = clb_tracker_start_tracking(&b->tracker, &op, now);
     if (rc != CLB_OK) {
-        bn_log(b, "cannot adopt order %s (%s): %s", x->client_order_id, why, clb_err_name(rc));
+        bn_log(b, CLB_LOG_ERROR,
+               "cannot adopt order %s (%s): %s", x->client_order_id, why, clb_err_name(rc));
         return rc;
     }
     b->stats.orphans_adopted++;
-    bn_log(b, "adopted order %s (%s, %s)", x->client_order_id, why,
+    bn_log(b, CLB_LOG_WARN, "adopted order %s (%s, %s)", x->client_order_id, why,
            clb_bn_order_status_name(x->status));
     struct bn_oinfo *oi = bn_oinfo_of(b, clb_tracker_get(&b->tracker, x->client_order_id));
     if (oi) {
@@ -668,7 +671,7 @@ static struct clb_bn_order *order_list(struct clb_binance *b, const struct clb_h
     if (clb_bn_parse_open_orders(r->body, r->body_len, list, MAX_OPEN, n, err, sizeof(err)) !=
         CLB_OK) {
         b->stats.bad_messages++;
-        bn_log(b, "%s refused: %s", what, err);
+        bn_log(b, CLB_LOG_WARN, "%s refused: %s", what, err);
         free(list);
         return NULL;
     }
@@ -768,13 +771,15 @@ int bn_orders_restore(struct clb_binance *b, const struct clb_binance_config *cf
         const char *cid = r->params.client_order_id ? r->params.client_order_id : "";
         uint32_t mi;
         if (!r->params.market || !bn_market_by_symbol(b, r->params.market, &mi)) {
-            bn_log(b, "order %s of an earlier run not restored: market %s is not configured",
+            bn_log(b, CLB_LOG_WARN,
+                   "order %s of an earlier run not restored: market %s is not configured",
                    cid, r->params.market ? r->params.market : "(none)");
             continue;
         }
         int rc = clb_tracker_restore(&b->tracker, r, now);
         if (rc != CLB_OK) {
-            bn_log(b, "order %s of an earlier run not restored: %s", cid, clb_err_name(rc));
+            bn_log(b, CLB_LOG_ERROR,
+                   "order %s of an earlier run not restored: %s", cid, clb_err_name(rc));
             continue;
         }
         const struct clb_tracked_order *o = clb_tracker_get(&b->tracker, cid);
@@ -792,7 +797,8 @@ int bn_orders_restore(struct clb_binance *b, const struct clb_binance_config *cf
                          : bn_mono_ns() + (int64_t)(cfg->recv_window_ms + 1000) * NS_PER_MS;
     }
     if (b->stats.orders_restored)
-        bn_log(b, "%" PRIu64 " live order(s) of an earlier run tracked again: their status is "
+        bn_log(b, CLB_LOG_INFO,
+               "%" PRIu64 " live order(s) of an earlier run tracked again: their status is "
                   "queried", b->stats.orders_restored);
     return CLB_OK;
 }
@@ -812,7 +818,8 @@ static void start_sweep(struct clb_binance *b, uint32_t mi)
     } else {
         int64_t since = b->sweep_since_ms, oldest = bn_server_ms(b) - SWEEP_MAX_AGE_MS;
         if (since < oldest) {
-            bn_log(b, "recovery: orders older than 23 h (before %" PRId64 ") are not swept",
+            bn_log(b, CLB_LOG_WARN,
+                   "recovery: orders older than 23 h (before %" PRId64 ") are not swept",
                    oldest);
             since = oldest;
         }
@@ -1015,7 +1022,7 @@ static void user_subscribe(struct clb_binance *b)
                                      b->api_key, b->api_secret, bn_server_ms(b), 0, buf,
                                      sizeof(buf));
     if (n < 0) {
-        bn_log(b, "cannot sign the user-data subscription: %s", clb_err_name(n));
+        bn_log(b, CLB_LOG_ERROR, "cannot sign the user-data subscription: %s", clb_err_name(n));
         return;
     }
     b->user_sub_sent_ns = bn_mono_ns();
@@ -1094,7 +1101,8 @@ static void user_on_message(void *ud, const char *data, size_t len, int64_t recv
             b->user_sub_sent_ns = 0;
             return;
         }
-        bn_log(b, "user-data subscription refused: %d %s", resp.error.code, resp.error.msg);
+        bn_log(b, CLB_LOG_WARN,
+               "user-data subscription refused: %d %s", resp.error.code, resp.error.msg);
         if (clb_bn_time_on_error_code(&b->clk, resp.error.code))
             bn_time_resync(b);
         if (resp.retry_after_ms > 0)

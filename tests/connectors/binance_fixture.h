@@ -49,7 +49,32 @@ struct bft {
     struct bft_fill *fills;
     size_t n_fills;
     uint64_t book_events, trade_events, balance_events;
+    char log[16384];     /* the connector's log lines, "LEVEL message\n", oldest dropped */
+    size_t log_len;
+    unsigned log_lines[4]; /* lines per enum clb_log_level */
 };
+
+/* The connector's log hook: keeps the lines (and echoes them to stderr, as
+ * the connector does without a hook). */
+static void bft_on_log(void *ud, enum clb_log_level level, const char *msg)
+{
+    static const char *const names[] = { "DEBUG", "INFO", "WARN", "ERROR" };
+    struct bft *f = ud;
+    if ((unsigned)level < 4)
+        f->log_lines[level]++;
+    char line[600];
+    int n = snprintf(line, sizeof(line), "%s %s\n", (unsigned)level < 4 ? names[level] : "?", msg);
+    if (n <= 0)
+        return;
+    size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+    if (f->log_len + len >= sizeof(f->log)) {
+        f->log_len = 0; /* keep the newest: start over */
+    }
+    memcpy(f->log + f->log_len, line, len);
+    f->log_len += len;
+    f->log[f->log_len] = '\0';
+    fprintf(stderr, "binance: %s", line);
+}
 
 static void bft_sim_config(struct clb_simex_config *cfg, bool live)
 {
@@ -148,6 +173,8 @@ static void bft_conn_config(struct bft *f, struct clb_binance_config *bc, char u
     bc->snapshot_poll_ms = 500;
     bc->status_retry_ms = 300;
     bc->cancel_retry_ms = 300;
+    bc->log = bft_on_log;
+    bc->log_ud = f;
 }
 
 static void bft_start_sim(struct bft *f, const struct clb_simex_config *cfg)

@@ -579,6 +579,8 @@ Test(binance, retry_after_is_honoured)
     cr_expect_eq(s.rest_requests, s0.rest_requests,
                  "%" PRIu64 " requests sent during Retry-After", s.rest_requests - s0.rest_requests);
     cr_expect_geq(s.throttle_waits, 1, "nothing waited");
+    cr_expect(strstr(f.log, "WARN HTTP 429: requests paused (Retry-After ") != NULL,
+              "the pause is not logged as a warning: %s", f.log);
     bft_stop(&f);
 }
 

@@ -26,6 +26,7 @@
 #include "error.h"
 #include "log.h"
 #include "metrics.h"
+#include "order_tracker.h"
 #include "secrets.h"
 
 #include "harness.h"
@@ -1555,11 +1556,25 @@ Test(engine, binance_against_simex)
              "\"ws_api_url\": \"ws://127.0.0.1:%d/ws-api/v3\", \"client_id_prefix\": \"e5t-\"}, "
              "{\"name\": \"pp\", \"type\": \"paper\", \"markets\": [\"ETH-USDT\"]}]",
              port, port, port);
-    cr_assert_eq(clb_log_create(NULL, CLB_LOG_INFO, &g_log), CLB_OK);
+    FILE *log_file = tmpfile(); /* the engine's sink is its "logs" topic: the stream is ours */
+    cr_assert_not_null(log_file);
+    cr_assert_eq(clb_log_create(log_file, CLB_LOG_INFO, &g_log), CLB_OK);
     struct clb_engine_config cfg;
     clb_engine_config_default(&cfg);
     cfg.tick_ms = 200;
     cfg.log = g_log;
+    /* an order of an earlier run in a market bn no longer trades: the
+     * connector says so, through the engine's log */
+    struct clb_order_restore old_order = {
+        .params = { .client_order_id = "e5t-gone1", .market = "ETH-USDT", .side = CLB_SIDE_BUY,
+                    .type = CLB_ORDER_LIMIT, .price = clb_dec_make(1000, 0),
+                    .amount = clb_dec_make(1, 0) },
+        .state = CLB_ORDER_OPEN,
+    };
+    struct clb_engine_conn_start bn_start = { .connector = "bn", .restore = &old_order,
+                                              .n_restore = 1 };
+    cfg.conn_start = &bn_start;
+    cfg.n_conn_start = 1;
     cfg.connectors = json_loads(conns, 0, NULL);
     cr_assert_not_null(cfg.connectors);
     int rc = clb_engine_create(&cfg, &g_e, err, sizeof(err));
@@ -1573,6 +1588,12 @@ Test(engine, binance_against_simex)
         cr_skip_test("the binance connector is not built: %s", err);
     }
     cr_assert_eq(rc, CLB_OK, "create: %s", err);
+    char *logged = log_text(log_file);
+    fseek(log_file, 0, SEEK_END);
+    cr_assert(strstr(logged, " WARN connector bn: order e5t-gone1 of an earlier run not "
+                             "restored: market ETH-USDT is not configured\n") != NULL,
+              "the connector's log line is not in the engine's log:\n%s", logged);
+    free(logged);
 
     /* Listed as an exchange connector (no paper latency). */
     json_t *c = conn_entry("connectors", "bn");
@@ -1733,6 +1754,7 @@ Test(engine, binance_against_simex)
     count_orders(id, &live, &all);
     cr_assert_eq(live, 0, "strategy orders left live after shutdown");
     stop_engine();
+    fclose(log_file);
     clb_simex_stop(sx);
     pthread_join(th, NULL);
     clb_simex_destroy(sx);
