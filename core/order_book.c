@@ -198,7 +198,10 @@ static inline struct clb_book_side *side_at(struct clb_order_book *b, bool bid)
 {
     const size_t ob = offsetof(struct clb_order_book, bids);
     const size_t oa = offsetof(struct clb_order_book, asks);
-    return (struct clb_book_side *)(void *)((char *)b + oa + (size_t)bid * (ob - oa));
+    /* the offset in size_t first (it wraps to ob, as unsigned arithmetic
+     * may); added to the pointer only then, never beyond the struct */
+    const size_t off = oa + (size_t)bid * (ob - oa);
+    return (struct clb_book_side *)(void *)((char *)b + off);
 }
 
 /* Sets a level through the crossed-update rule: the general path. */
