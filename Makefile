@@ -2,7 +2,9 @@
 #   make run    install what is missing, build, start colibri on embedded defaults
 #   make test   install what is missing, build, run every test (normal and ASan+UBSan)
 #   make bench  build and print the benchmark figures
-.PHONY: all deps build build-asan test test-normal test-asan run bench clean
+#   make fuzz   build the libFuzzer targets (clang) and run each FUZZ_SECONDS (60)
+.PHONY: all deps build build-asan build-fuzz test test-normal test-asan test-fuzz fuzz run \
+	bench clean
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
@@ -26,7 +28,20 @@ test-normal: build
 test-asan: build-asan
 	@ctest --preset asan -j $(JOBS) --repeat until-pass:2
 
-test: test-normal test-asan
+build-fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+
+# A short coverage-guided pass over every parser of outside bytes (the
+# replays of their corpora run in both ctest presets already).
+test-fuzz: build-fuzz
+	@scripts/fuzz.sh --seconds 15 --seed 1
+
+FUZZ_SECONDS ?= 60
+fuzz: build-fuzz
+	@scripts/fuzz.sh --seconds $(FUZZ_SECONDS)
+
+test: test-normal test-asan test-fuzz
 
 run: build
 	@scripts/run.sh
@@ -37,4 +52,4 @@ bench: build
 	@bench/http_bench.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -4,7 +4,7 @@
 # Uses sudo when not root. Usage: scripts/install-deps.sh [--with-tests]
 set -eu
 
-pkgs="gcc make cmake ninja-build pkg-config libc6-dev
+pkgs="gcc clang libclang-rt-14-dev make cmake ninja-build pkg-config libc6-dev
 libsqlite3-dev libpq-dev postgresql
 libcriterion-dev libjansson-dev libssl-dev libwebsockets-dev libuv1-dev libmicrohttpd-dev libcurl4-openssl-dev libsecp256k1-dev curl openssl prometheus wrk nginx-light chromium"
 
