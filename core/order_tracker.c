@@ -318,6 +318,7 @@ void clb_tracker_config_defaults(struct clb_tracker_config *cfg)
     cfg->max_orders = 1024;
     cfg->lost_threshold = 3;
     cfg->finished_ttl_ns = 30ll * 1000 * 1000 * 1000;
+    cfg->awaiting_fills_ttl_ns = 24ll * 3600 * 1000 * 1000 * 1000;
     cfg->max_fills_per_order = 10000;
 }
 
@@ -356,6 +357,9 @@ int clb_tracker_init(struct clb_order_tracker *t, const struct clb_tracker_confi
     t->lost_threshold = cfg->lost_threshold;
     t->max_fills_per_order = cfg->max_fills_per_order;
     t->finished_ttl_ns = cfg->finished_ttl_ns;
+    t->awaiting_fills_ttl_ns = cfg->awaiting_fills_ttl_ns > cfg->finished_ttl_ns
+                                   ? cfg->awaiting_fills_ttl_ns
+                                   : cfg->finished_ttl_ns;
     t->bus = cfg->bus;
     if (cfg->source)
         strcpy(t->source, cfg->source);
@@ -861,8 +865,12 @@ int clb_tracker_tick(struct clb_order_tracker *t, int64_t now_ns)
     while (i != NONE_) {
         struct clb_tracked_order *o = &t->orders[i];
         i = o->next_;
-        if (clb_order_state_is_terminal(o->state) &&
-            now_ns - o->finished_ns >= t->finished_ttl_ns) {
+        if (!clb_order_state_is_terminal(o->state))
+            continue;
+        /* a status reported more executed than the fills: they may come */
+        bool awaiting = clb_dec_cmp(o->exchange_executed_base, o->executed_base) > 0;
+        if (now_ns - o->finished_ns >= (awaiting ? t->awaiting_fills_ttl_ns
+                                                 : t->finished_ttl_ns)) {
             evict(t, o);
             n++;
         }

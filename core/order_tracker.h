@@ -51,7 +51,11 @@
  *    its state was; otherwise an OPEN / PENDING_CREATE order becomes
  *    PARTIALLY_FILLED and every other state stays as it is.
  *  - Terminal orders stay tracked for finished_ttl_ns (late fills still
- *    apply), then clb_tracker_tick evicts them.
+ *    apply), then clb_tracker_tick evicts them. One whose last status
+ *    reported more executed than its fills cover (a CANCELED order filled in
+ *    part, its trades not yet heard of) is awaiting fills: it stays for
+ *    awaiting_fills_ttl_ns instead, so its fills still find it when the
+ *    exchange can be asked again after an outage.
  *
  * Return codes of every on_* function:
  *   CLB_OK          applied (the order changed; events published, maybe none)
@@ -194,13 +198,16 @@ struct clb_tracker_config {
     uint32_t max_orders;          /* live + finished orders held at once, 1..2^24 */
     uint32_t lost_threshold;      /* consecutive not-found answers (>= 1) */
     int64_t finished_ttl_ns;      /* >= 0: how long finished orders stay tracked */
+    int64_t awaiting_fills_ttl_ns; /* the same for finished orders awaiting fills (see
+                                    * above); below finished_ttl_ns means finished_ttl_ns */
     uint32_t max_fills_per_order; /* >= 1 */
     const char *source;           /* event source name (copied); NULL = "" */
     struct clb_event_bus *bus;    /* NULL: no events */
 };
 
 /* Fills *cfg with the defaults: max_orders 1024, lost_threshold 3,
- * finished_ttl_ns 30 s, max_fills_per_order 10000, source NULL, bus NULL. */
+ * finished_ttl_ns 30 s, awaiting_fills_ttl_ns 24 h, max_fills_per_order
+ * 10000, source NULL, bus NULL. */
 void clb_tracker_config_defaults(struct clb_tracker_config *cfg);
 
 struct clb_order_tracker {
@@ -216,6 +223,7 @@ struct clb_order_tracker {
     uint32_t lost_threshold;
     uint32_t max_fills_per_order;
     int64_t finished_ttl_ns;
+    int64_t awaiting_fills_ttl_ns; /* >= finished_ttl_ns */
     struct clb_event_bus *bus;
     char source[CLB_TRACKER_SOURCE_MAX];
 };

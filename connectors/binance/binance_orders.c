@@ -529,9 +529,15 @@ static void on_cancel_answer(struct clb_binance *b, struct bn_req *rq,
         }
         if (!o->exchange_order_id[0])
             clb_tracker_on_created(&b->tracker, cid, ord.order_id, now);
-        clb_tracker_on_cancelled(&b->tracker, cid, now);
-        if (ord.has_details)
+        if (ord.has_details) {
+            /* as a status: the executed quantity it reports keeps the
+             * order tracked until its trades are in (order_tracker.h) */
+            clb_tracker_on_status(&b->tracker, cid, clb_bn_xorder_status(ord.status),
+                                  ord.order_id, ord.executed_qty, now);
             want_trades_if_behind(b, cid, ord.executed_qty);
+        } else {
+            clb_tracker_on_cancelled(&b->tracker, cid, now);
+        }
         break;
     }
     case OUT_REJECTED:

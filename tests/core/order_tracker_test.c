@@ -824,6 +824,41 @@ Test(order_tracker, finished_orders_take_late_fills_until_evicted)
     clb_tracker_deinit(&f.t);
 }
 
+/* A CANCELED status reporting more executed than the fills keeps the order
+ * (awaiting fills, 24 h by default) past the 30 s, so its trades still land
+ * after an outage; once they cover it, it goes at the next tick. Another
+ * one whose fills never come goes after the 24 h. */
+Test(order_tracker, cancelled_orders_awaiting_fills_stay_until_they_come)
+{
+    struct fx f;
+    fx_init(&f, 4);
+    const int64_t t0 = 1000 * SEC, hour = 3600 * SEC;
+    cr_assert_eq(start(&f, "w1", t0), CLB_OK); /* amount 1.0 */
+    cr_assert_eq(start(&f, "w2", t0), CLB_OK);
+    cr_assert_eq(clb_tracker_on_created(&f.t, "w1", "1", t0), CLB_OK);
+    cr_assert_eq(clb_tracker_on_created(&f.t, "w2", "2", t0), CLB_OK);
+    cr_assert_eq(clb_tracker_on_status(&f.t, "w1", CLB_XORDER_CANCELED, "1", D(4, 1), t0 + SEC),
+                 CLB_OK);
+    cr_assert_eq(clb_tracker_on_status(&f.t, "w2", CLB_XORDER_CANCELED, "2", D(3, 1), t0 + SEC),
+                 CLB_OK);
+    cr_assert_eq(get(&f, "w1")->state, CLB_ORDER_CANCELED);
+    cr_assert_eq(clb_tracker_tick(&f.t, t0 + 31 * SEC), 0);
+    cr_assert_eq(clb_tracker_tick(&f.t, t0 + hour), 0);
+    /* w1's trades come an hour later, in two parts */
+    cr_assert_eq(fill(&f, "w1", "a", 1, t0 + hour), CLB_OK);
+    cr_assert_eq(clb_tracker_tick(&f.t, t0 + hour + 1), 0); /* 0.1 of 0.4 */
+    cr_assert_eq(fill(&f, "w1", "b", 3, t0 + hour + 2), CLB_OK);
+    cr_assert_eq(clb_dec_cmp(get(&f, "w1")->executed_base, D(4, 1)), 0);
+    cr_assert_eq(clb_tracker_tick(&f.t, t0 + hour + 3), 1);
+    cr_assert_null(get(&f, "w1"));
+    /* w2's never do */
+    cr_assert_eq(clb_tracker_tick(&f.t, t0 + SEC + 24 * hour - 1), 0);
+    cr_assert_not_null(get(&f, "w2"));
+    cr_assert_eq(clb_tracker_tick(&f.t, t0 + SEC + 24 * hour), 1);
+    cr_assert_null(get(&f, "w2"));
+    clb_tracker_deinit(&f.t);
+}
+
 Test(order_tracker, capacity_duplicates_and_remove)
 {
     struct fx f;
@@ -1189,6 +1224,7 @@ static uint64_t splitmix64(uint64_t *s)
 #define P_MAX 32
 #define P_TIDS 24
 #define P_TTL (10 * SEC)
+#define P_AWAIT_TTL (35 * SEC) /* finished orders awaiting fills */
 
 /* The reference: plain arrays and if/else, no table. Amounts are integers at
  * scale 1 (tenths), quote sums at scale 2 (price at scale 1 * amount). */
@@ -1254,7 +1290,9 @@ static int ref_apply(struct model *m, const struct p_in *in)
 
     if (in->op == P_TICK) {
         for (int i = 0; i < P_IDS; i++) {
-            if (m->r[i].tracked && !ref_live(&m->r[i]) && in->now - m->r[i].finished >= P_TTL) {
+            /* a status said more was executed than the fills: kept longer */
+            int64_t ttl = m->r[i].xcum > m->r[i].exec ? P_AWAIT_TTL : P_TTL;
+            if (m->r[i].tracked && !ref_live(&m->r[i]) && in->now - m->r[i].finished >= ttl) {
                 m->r[i].tracked = false;
                 m->n_tracked--;
             }
@@ -1554,6 +1592,7 @@ static uint64_t run_property(uint64_t seed, int steps, int *ok_count)
     clb_tracker_config_defaults(&cfg);
     cfg.max_orders = P_MAX;
     cfg.finished_ttl_ns = P_TTL;
+    cfg.awaiting_fills_ttl_ns = P_AWAIT_TTL;
     cfg.source = "prop";
     cfg.bus = &f->bus;
     clb_event_bus_init(&f->bus);
