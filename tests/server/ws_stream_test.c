@@ -680,6 +680,123 @@ Test(ws_stream, bad_requests_keep_connection)
     fixture_fini(&fx);
 }
 
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* One mutation of a client message (printable ASCII kept: the stream is
+ * text frames): a character changed, the end cut, a run deleted, or a
+ * JSON token inserted. */
+static void mutate_message(char *m, size_t cap, uint64_t *r)
+{
+    static const char *const tokens[] = { "\"", "\\", ",", ":", "{", "}", "[", "]", "null",
+                                          "true", "1e999", "-0", "\"\\u0000\"",
+                                          "18446744073709551616", "\"book:\"", "\"*\"", " " };
+    size_t len = strlen(m);
+    switch (splitmix64(r) % 4) {
+    case 0:
+        if (len)
+            m[splitmix64(r) % len] = (char)(' ' + splitmix64(r) % 95);
+        break;
+    case 1:
+        m[len ? splitmix64(r) % len : 0] = '\0';
+        break;
+    case 2:
+        if (len > 1) {
+            size_t at = splitmix64(r) % len, n = 1 + splitmix64(r) % (len - at);
+            memmove(m + at, m + at + n, len - at - n + 1);
+        }
+        break;
+    default: {
+        const char *t = tokens[splitmix64(r) % (sizeof(tokens) / sizeof(tokens[0]))];
+        size_t n = strlen(t), at = len ? splitmix64(r) % (len + 1) : 0;
+        if (len + n + 1 <= cap) {
+            memmove(m + at + n, m + at, len - at + 1);
+            memcpy(m + at, t, n);
+        }
+        break;
+    }
+    }
+}
+
+static size_t count_answers(struct tclient *c)
+{
+    return count_type(c, "error") + count_type(c, "pong") + count_type(c, "subscribed") +
+           count_type(c, "unsubscribed");
+}
+
+struct answers {
+    struct tclient *c;
+    size_t want;
+};
+
+static bool c_answered(void *a)
+{
+    struct answers *x = a;
+    return count_answers(x->c) >= x->want || x->c->closed;
+}
+
+/* Hostile client messages: 600 mutations of every kind of message a client
+ * sends each get exactly one answer (an error, a pong, subscribed or
+ * unsubscribed) in a well-formed envelope, the connection stays open, and
+ * the server still serves it and a new client afterwards. */
+Test(ws_stream, mutated_client_messages_each_get_an_answer, .timeout = 120)
+{
+    static const char *const seeds[] = {
+        "{\"type\":\"subscribe\",\"topics\":[\"status\",\"orders\",\"trades\"]}",
+        "{\"type\":\"unsubscribe\",\"topics\":[\"orders\"]}",
+        "{\"type\":\"subscribe\",\"topics\":[\"book:paper:BTC-USDT\",\"logs\"]}",
+        "{\"type\":\"ping\",\"id\":42}",
+        "{\"type\":\"auth\",\"token\":\"x\"}",
+        "{\"type\":\"dance\"}",
+        "[1,2,{\"type\":\"ping\"}]",
+    };
+    struct fixture fx;
+    struct rig r;
+    struct tclient c;
+    fixture_init(&fx);
+    struct clb_ws_config cfg = ws_config(&fx);
+    struct clb_ws *w = ws_start(&cfg);
+    rig_init(&r);
+    client_init(&c);
+    connect_auth(&r, &c, clb_ws_port(w), fx.tok_read);
+    size_t base = count_answers(&c), sent = 0;
+    uint64_t rnd = 7;
+    for (int batch = 0; batch < 30; batch++) {
+        for (int i = 0; i < 20; i++) {
+            char m[1024];
+            snprintf(m, sizeof m, "%s", seeds[splitmix64(&rnd) % (sizeof(seeds) / sizeof(seeds[0]))]);
+            int rounds = 1 + (int)(splitmix64(&rnd) % 3);
+            for (int k = 0; k < rounds; k++)
+                mutate_message(m, sizeof m, &rnd);
+            client_send(&c, m);
+            sent++;
+        }
+        struct answers want = { &c, base + sent };
+        cr_assert(rig_until(&r, c_answered, &want, 10000), "%zu answers to %zu messages",
+                  count_answers(&c) - base, sent);
+        cr_assert(!c.closed, "closed with %d after %zu mutated messages", c.close_code, sent);
+    }
+    rig_run(&r, 200);
+    cr_assert_eq(count_answers(&c) - base, sent, "one answer per message");
+    assert_envelopes(&c);
+    client_send(&c, "{\"type\":\"ping\",\"id\":\"after\"}");
+    cr_assert(wait_type(&r, &c, "pong", count_type(&c, "pong") + 1, 5000));
+    struct tclient c2;
+    client_init(&c2);
+    connect_auth(&r, &c2, clb_ws_port(w), fx.tok_read);
+    cr_assert(!c2.closed);
+    client_fini(&c2);
+    client_fini(&c);
+    rig_fini(&r);
+    clb_ws_stop(w);
+    fixture_fini(&fx);
+}
+
 Test(ws_stream, heartbeat)
 {
     struct fixture fx;
