@@ -1006,6 +1006,125 @@ Test(http, manual_orders_and_pagination)
 
 /* ---- live responses against the OpenAPI schemas ---- */
 
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* One mutation of a JSON body: a byte changed, the end cut, a run deleted
+ * or a JSON token inserted. */
+static void mutate_body(char *m, size_t cap, uint64_t *r)
+{
+    static const char *const tokens[] = { "\"", "\\", ",", ":", "{", "}", "[", "]", "null",
+                                          "true", "1e999", "-1", "0", "\"\\u0000\"",
+                                          "18446744073709551616", "\"NaN\"", " " };
+    size_t len = strlen(m);
+    switch (splitmix64(r) % 4) {
+    case 0:
+        if (len)
+            m[splitmix64(r) % len] = (char)(1 + splitmix64(r) % 255);
+        break;
+    case 1:
+        m[len ? splitmix64(r) % len : 0] = '\0';
+        break;
+    case 2:
+        if (len > 1) {
+            size_t at = splitmix64(r) % len, n = 1 + splitmix64(r) % (len - at);
+            memmove(m + at, m + at + n, len - at - n + 1);
+        }
+        break;
+    default: {
+        const char *t = tokens[splitmix64(r) % (sizeof(tokens) / sizeof(tokens[0]))];
+        size_t n = strlen(t), at = len ? splitmix64(r) % (len + 1) : 0;
+        if (len + n + 1 <= cap) {
+            memmove(m + at + n, m + at, len - at + 1);
+            memcpy(m + at, t, n);
+        }
+        break;
+    }
+    }
+}
+
+/* How many entries the list at path holds, once it has settled at want
+ * (the lists are published snapshots: they follow within a moment). */
+static size_t list_size_settled(const char *path, const char *key, size_t want)
+{
+    size_t n = 0;
+    for (int i = 0; i < 100; i++) {
+        json_t *j = get_json(path);
+        n = json_array_size(json_object_get(j, key));
+        json_decref(j);
+        if (n == want)
+            break;
+        sleep_ms(50);
+    }
+    return n;
+}
+
+/* Hostile bodies: 300 strategy and order creates and strategy PATCHes, most
+ * of them mutated, each get an answer below 500 (a refusal in the error
+ * shape), and only the accepted ones change anything: as many strategies
+ * and orders exist afterwards as creates were answered 201. */
+Test(http, mutated_bodies_get_answers_and_only_accepted_ones_change_state, .timeout = 120)
+{
+    start_server(true, false);
+    char conn[64], market[64], seeds[3][512];
+    first_market(conn, sizeof(conn), market, sizeof(market));
+    snprintf(seeds[0], sizeof(seeds[0]),
+             "{\"name\":\"m\",\"type\":\"pure_market_making\",\"connector\":\"%s\","
+             "\"market\":\"%s\",\"params\":{\"bid_spread\":5,\"ask_spread\":5,"
+             "\"order_amount\":0.001},\"start\":false}",
+             conn, market);
+    snprintf(seeds[1], sizeof(seeds[1]),
+             "{\"connector\":\"%s\",\"market\":\"%s\",\"side\":\"buy\",\"type\":\"limit\","
+             "\"price\":\"30000.00\",\"amount\":\"0.001\"}",
+             conn, market);
+    snprintf(seeds[2], sizeof(seeds[2]), "{\"params\":{\"bid_spread\":1.5,\"order_levels\":2}}");
+    struct resp r;
+    /* one strategy to PATCH */
+    cr_assert_eq(call("POST", "/api/v1/strategies", g_trade, seeds[0], &r), 201, "%s", r.body);
+    char patch_path[128];
+    snprintf(patch_path, sizeof(patch_path), "/api/v1/strategies/%lld",
+             (long long)json_integer_value(json_object_get(r.json, "id")));
+    resp_free(&r);
+    size_t strategies = 1, orders = 0;
+    uint64_t rnd = 11;
+    for (int i = 0; i < 300; i++) {
+        int kind = (int)(splitmix64(&rnd) % 3);
+        char body[1024];
+        snprintf(body, sizeof(body), "%s", seeds[kind]);
+        int rounds = (int)(splitmix64(&rnd) % 4); /* a quarter go as they are */
+        for (int k = 0; k < rounds; k++)
+            mutate_body(body, sizeof(body), &rnd);
+        const char *method = kind == 2 ? "PATCH" : "POST";
+        const char *path = kind == 0 ? "/api/v1/strategies" : kind == 1 ? "/api/v1/orders"
+                                                                       : patch_path;
+        long st = call(method, path, g_trade, body, &r);
+        cr_assert(st >= 200 && st < 500, "%s %s %s -> %ld %s", method, path, body, st,
+                  r.body ? r.body : "");
+        if (st >= 400)
+            error_code(&r);
+        else
+            cr_assert_not_null(r.json, "%s -> %ld, not JSON: %s", body, st, r.body);
+        if (st == 201 && kind == 0)
+            strategies++;
+        if (st == 201 && kind == 1)
+            orders++;
+        resp_free(&r);
+    }
+    cr_log_info("accepted: %zu strategies, %zu orders of 300 mutated bodies", strategies - 1,
+                orders);
+    cr_assert(strategies > 1 && orders > 0, "no mutated body was accepted: a weak test");
+    cr_assert_eq(list_size_settled("/api/v1/strategies", "strategies", strategies), strategies);
+    cr_assert_eq(list_size_settled("/api/v1/orders?status=all&limit=1000", "orders", orders),
+                 orders);
+    cr_assert_eq(call("GET", "/health", NULL, NULL, &r), 200);
+    resp_free(&r);
+}
+
 Test(http, responses_match_openapi_schemas)
 {
     const char *nm = COLIBRI_SOURCE_DIR "/node_modules";
