@@ -329,6 +329,79 @@ Test(debug_console, long_line_rejected_session_survives)
     fixture_fini(&fx);
 }
 
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Hostile command lines: 200 mutations of every command (characters
+ * changed, runs deleted or doubled, words cut) each get an answer and a new
+ * prompt; the session and the console survive and still answer `help`.
+ * (quit/exit, which end a session by design, are skipped.) */
+Test(debug_console, mutated_commands_each_get_an_answer, .timeout = 60)
+{
+    static const char *const seeds[] = {
+        "help", "status", "strategies", "orders", "book paper BTC-USDT 5",
+        "indicators 1", "set 1 bid_spread 0.5", "log debug", "log info", "book paper ETH-USDT",
+    };
+    struct fixture fx;
+    fixture_init(&fx);
+    struct conn c;
+    login(&fx, &c);
+    uint64_t r = 5;
+    int sent = 0;
+    while (sent < 200) {
+        char line[256];
+        snprintf(line, sizeof line, "%s", seeds[splitmix64(&r) % (sizeof seeds / sizeof *seeds)]);
+        int rounds = 1 + (int)(splitmix64(&r) % 3);
+        for (int k = 0; k < rounds; k++) {
+            size_t len = strlen(line);
+            size_t at = len ? splitmix64(&r) % len : 0;
+            switch (splitmix64(&r) % 4) {
+            case 0: /* a character changed (printable, or a tab) */
+                if (len)
+                    line[at] = splitmix64(&r) % 8 ? (char)(' ' + splitmix64(&r) % 95) : '\t';
+                break;
+            case 1: /* a run deleted */
+                if (len > 1) {
+                    size_t n = 1 + splitmix64(&r) % (len - at);
+                    memmove(line + at, line + at + n, len - at - n + 1);
+                }
+                break;
+            case 2: /* a run doubled */
+                if (len && 2 * len < sizeof line) {
+                    size_t n = 1 + splitmix64(&r) % (len - at);
+                    memmove(line + at + n, line + at, len - at + 1);
+                }
+                break;
+            default: /* cut */
+                line[at] = '\0';
+                break;
+            }
+        }
+        char first[16] = "";
+        sscanf(line, "%15s", first);
+        if (!strcmp(first, "quit") || !strcmp(first, "exit"))
+            continue;
+        conn_send(&c, line);
+        const char *out = conn_until(&c, "> ");
+        cr_assert(!c.eof, "the console closed the session after '%s'", line);
+        cr_assert(strlen(out) >= 2, "no answer to '%s'", line);
+        sent++;
+    }
+    conn_send(&c, "help");
+    const char *out = conn_until(&c, "> ");
+    cr_assert(strstr(out, "commands:"), "%s", out);
+    struct conn d;
+    login(&fx, &d);
+    conn_close(&d);
+    conn_close(&c);
+    fixture_fini(&fx);
+}
+
 Test(debug_console, bounded_sessions_and_stop)
 {
     struct fixture fx;
