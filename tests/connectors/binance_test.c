@@ -9,6 +9,12 @@
 
 #include "binance_fixture.h"
 
+/* How long an order may take to reach a state under faults. Usually
+ * milliseconds; but a create refused for its timestamp (-1021, when the
+ * in-process simulator falls behind the tests' 2 s recvWindow on a loaded
+ * machine) is re-sent only after a clock resync of several samples. */
+#define ORDER_WAIT_MS 20000
+
 static bool order_live_confirmed(struct bft *f, void *arg)
 {
     const struct clb_tracked_order *o = clb_tracker_get(f->c->ops->tracker(f->c), arg);
@@ -304,7 +310,7 @@ Test(binance, book_polled_while_stream_down)
      * over REST while the streams are down: allow for it) */
     char cid[CLB_CLIENT_ID_MAX];
     place_far(&f, cid);
-    if (!bft_wait(&f, 20000, order_live_confirmed, cid)) {
+    if (!bft_wait(&f, ORDER_WAIT_MS, order_live_confirmed, cid)) {
         const struct clb_tracked_order *o = clb_tracker_get(f.c->ops->tracker(f.c), cid);
         clb_binance_stats(f.b, &s);
         cr_assert_fail("order %s not confirmed live: %s, confirmed %d; time syncs %" PRIu64
@@ -416,7 +422,7 @@ Test(binance, fault_cancel_unknown_and_stale_reads)
     for (int i = 0; i < 4; i++)
         place_far(&f, cid[i]);
     for (int i = 0; i < 4; i++) {
-        cr_assert(bft_wait(&f, 8000, order_live_confirmed, cid[i]));
+        cr_assert(bft_wait(&f, ORDER_WAIT_MS, order_live_confirmed, cid[i]));
         cr_assert_eq(f.c->ops->cancel(f.c, "BTC-USDT", cid[i]), CLB_OK);
     }
     for (int i = 0; i < 4; i++) {
@@ -443,7 +449,7 @@ Test(binance, fault_ws_drops_and_server_shutdown)
         bft_pump(&f, 700);
         snprintf(px, sizeof(px), "%.2f", best(&f, CLB_SIDE_SELL) * 1.01);
         cr_assert_eq(place(&f, CLB_SIDE_BUY, CLB_ORDER_LIMIT, px, "0.002", cid), CLB_OK);
-        cr_assert(bft_wait(&f, 8000, order_completed, cid));
+        cr_assert(bft_wait(&f, ORDER_WAIT_MS, order_completed, cid));
     }
     bft_faults(&f, "{\"ws_disconnect_every_ms\":0,\"server_shutdown\":true}");
     bft_pump(&f, 1500);
@@ -474,7 +480,8 @@ Test(binance, fault_clock_skew_resyncs)
      * once the clock is resynced */
     char cid[CLB_CLIENT_ID_MAX];
     place_far(&f, cid);
-    cr_assert(bft_wait(&f, 8000, order_live_confirmed, cid), "not placed after the resync");
+    cr_assert(bft_wait(&f, ORDER_WAIT_MS, order_live_confirmed, cid),
+              "not placed after the resync");
     cr_expect_not(bft_order_of(&f, cid)->failed);
     clb_binance_stats(f.b, &s);
     cr_expect_gt(s.time_syncs, s0.time_syncs);
@@ -699,9 +706,9 @@ Test(binance, ws_api_orders_through_commit_faults)
     clb_binance_stats(f.b, &s0);
     char cid[CLB_CLIENT_ID_MAX];
     place_far(&f, cid);
-    cr_assert(bft_wait(&f, 8000, order_live_confirmed, cid));
+    cr_assert(bft_wait(&f, ORDER_WAIT_MS, order_live_confirmed, cid));
     cr_assert_eq(f.c->ops->cancel(f.c, "BTC-USDT", cid), CLB_OK);
-    cr_assert(bft_wait(&f, 8000, order_terminal, cid));
+    cr_assert(bft_wait(&f, ORDER_WAIT_MS, order_terminal, cid));
     clb_binance_stats(f.b, &s);
     cr_expect_eq(s.ws_api_requests - s0.ws_api_requests, 2, "create and cancel over the WS API");
     cr_expect_eq(s.orders_placed - s0.orders_placed, 1);
@@ -764,9 +771,9 @@ Test(binance, orders_over_rest_when_configured)
     start_all(&f, false, rest_orders);
     char cid[CLB_CLIENT_ID_MAX];
     place_far(&f, cid);
-    cr_assert(bft_wait(&f, 8000, order_live_confirmed, cid));
+    cr_assert(bft_wait(&f, ORDER_WAIT_MS, order_live_confirmed, cid));
     cr_assert_eq(f.c->ops->cancel(f.c, "BTC-USDT", cid), CLB_OK);
-    cr_assert(bft_wait(&f, 8000, order_terminal, cid));
+    cr_assert(bft_wait(&f, ORDER_WAIT_MS, order_terminal, cid));
     struct clb_binance_stats s;
     clb_binance_stats(f.b, &s);
     cr_expect_eq(s.ws_api_requests, 0);
