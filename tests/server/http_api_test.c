@@ -24,6 +24,7 @@
 #include "error.h"
 #include "http_api.h"
 #include "log.h"
+#include "mutate.h"
 #include "test_cert.h"
 
 /* ---- fixture ---- */
@@ -1004,50 +1005,6 @@ Test(http, manual_orders_and_pagination)
     resp_free(&r);
 }
 
-/* ---- live responses against the OpenAPI schemas ---- */
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* One mutation of a JSON body: a byte changed, the end cut, a run deleted
- * or a JSON token inserted. */
-static void mutate_body(char *m, size_t cap, uint64_t *r)
-{
-    static const char *const tokens[] = { "\"", "\\", ",", ":", "{", "}", "[", "]", "null",
-                                          "true", "1e999", "-1", "0", "\"\\u0000\"",
-                                          "18446744073709551616", "\"NaN\"", " " };
-    size_t len = strlen(m);
-    switch (splitmix64(r) % 4) {
-    case 0:
-        if (len)
-            m[splitmix64(r) % len] = (char)(1 + splitmix64(r) % 255);
-        break;
-    case 1:
-        m[len ? splitmix64(r) % len : 0] = '\0';
-        break;
-    case 2:
-        if (len > 1) {
-            size_t at = splitmix64(r) % len, n = 1 + splitmix64(r) % (len - at);
-            memmove(m + at, m + at + n, len - at - n + 1);
-        }
-        break;
-    default: {
-        const char *t = tokens[splitmix64(r) % (sizeof(tokens) / sizeof(tokens[0]))];
-        size_t n = strlen(t), at = len ? splitmix64(r) % (len + 1) : 0;
-        if (len + n + 1 <= cap) {
-            memmove(m + at + n, m + at, len - at + 1);
-            memcpy(m + at, t, n);
-        }
-        break;
-    }
-    }
-}
-
 /* How many entries the list at path holds, once it has settled at want
  * (the lists are published snapshots: they follow within a moment). */
 static size_t list_size_settled(const char *path, const char *key, size_t want)
@@ -1093,12 +1050,12 @@ Test(http, mutated_bodies_get_answers_and_only_accepted_ones_change_state, .time
     size_t strategies = 1, orders = 0;
     uint64_t rnd = 11;
     for (int i = 0; i < 300; i++) {
-        int kind = (int)(splitmix64(&rnd) % 3);
+        int kind = (int)(mut_rand(&rnd) % 3);
         char body[1024];
         snprintf(body, sizeof(body), "%s", seeds[kind]);
-        int rounds = (int)(splitmix64(&rnd) % 4); /* a quarter go as they are */
+        int rounds = (int)(mut_rand(&rnd) % 4); /* a quarter go as they are */
         for (int k = 0; k < rounds; k++)
-            mutate_body(body, sizeof(body), &rnd);
+            mutate_json_text(body, sizeof(body), &rnd, false);
         const char *method = kind == 2 ? "PATCH" : "POST";
         const char *path = kind == 0 ? "/api/v1/strategies" : kind == 1 ? "/api/v1/orders"
                                                                        : patch_path;
@@ -1124,6 +1081,8 @@ Test(http, mutated_bodies_get_answers_and_only_accepted_ones_change_state, .time
     cr_assert_eq(call("GET", "/health", NULL, NULL, &r), 200);
     resp_free(&r);
 }
+
+/* ---- live responses against the OpenAPI schemas ---- */
 
 Test(http, responses_match_openapi_schemas)
 {

@@ -28,6 +28,8 @@
 #include "tls_cert.h"
 #include "ws_stream.h"
 
+#include "mutate.h"
+
 /* ---- fixtures: a data dir with tokens, a certificate, an engine --------- */
 
 struct fixture {
@@ -680,49 +682,6 @@ Test(ws_stream, bad_requests_keep_connection)
     fixture_fini(&fx);
 }
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* One mutation of a client message (printable ASCII kept: the stream is
- * text frames): a character changed, the end cut, a run deleted, or a
- * JSON token inserted. */
-static void mutate_message(char *m, size_t cap, uint64_t *r)
-{
-    static const char *const tokens[] = { "\"", "\\", ",", ":", "{", "}", "[", "]", "null",
-                                          "true", "1e999", "-0", "\"\\u0000\"",
-                                          "18446744073709551616", "\"book:\"", "\"*\"", " " };
-    size_t len = strlen(m);
-    switch (splitmix64(r) % 4) {
-    case 0:
-        if (len)
-            m[splitmix64(r) % len] = (char)(' ' + splitmix64(r) % 95);
-        break;
-    case 1:
-        m[len ? splitmix64(r) % len : 0] = '\0';
-        break;
-    case 2:
-        if (len > 1) {
-            size_t at = splitmix64(r) % len, n = 1 + splitmix64(r) % (len - at);
-            memmove(m + at, m + at + n, len - at - n + 1);
-        }
-        break;
-    default: {
-        const char *t = tokens[splitmix64(r) % (sizeof(tokens) / sizeof(tokens[0]))];
-        size_t n = strlen(t), at = len ? splitmix64(r) % (len + 1) : 0;
-        if (len + n + 1 <= cap) {
-            memmove(m + at + n, m + at, len - at + 1);
-            memcpy(m + at, t, n);
-        }
-        break;
-    }
-    }
-}
-
 static size_t count_answers(struct tclient *c)
 {
     return count_type(c, "error") + count_type(c, "pong") + count_type(c, "subscribed") +
@@ -769,10 +728,10 @@ Test(ws_stream, mutated_client_messages_each_get_an_answer, .timeout = 120)
     for (int batch = 0; batch < 30; batch++) {
         for (int i = 0; i < 20; i++) {
             char m[1024];
-            snprintf(m, sizeof m, "%s", seeds[splitmix64(&rnd) % (sizeof(seeds) / sizeof(seeds[0]))]);
-            int rounds = 1 + (int)(splitmix64(&rnd) % 3);
+            snprintf(m, sizeof m, "%s", seeds[mut_rand(&rnd) % (sizeof(seeds) / sizeof(seeds[0]))]);
+            int rounds = 1 + (int)(mut_rand(&rnd) % 3);
             for (int k = 0; k < rounds; k++)
-                mutate_message(m, sizeof m, &rnd);
+                mutate_json_text(m, sizeof m, &rnd, true);
             client_send(&c, m);
             sent++;
         }
