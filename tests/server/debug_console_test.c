@@ -22,6 +22,8 @@
 #include "engine.h"
 #include "error.h"
 
+#include "mutate.h"
+
 struct fixture {
     char dir[64];
     char tok_read[CLB_TOKEN_TEXT_LEN + 1];
@@ -329,14 +331,6 @@ Test(debug_console, long_line_rejected_session_survives)
     fixture_fini(&fx);
 }
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* Hostile command lines: 200 mutations of every command (characters
  * changed, runs deleted or doubled, words cut) each get an answer and a new
  * prompt; the session and the console survive and still answer `help`.
@@ -355,25 +349,25 @@ Test(debug_console, mutated_commands_each_get_an_answer, .timeout = 60)
     int sent = 0;
     while (sent < 200) {
         char line[256];
-        snprintf(line, sizeof line, "%s", seeds[splitmix64(&r) % (sizeof seeds / sizeof *seeds)]);
-        int rounds = 1 + (int)(splitmix64(&r) % 3);
+        snprintf(line, sizeof line, "%s", seeds[mut_rand(&r) % (sizeof seeds / sizeof *seeds)]);
+        int rounds = 1 + (int)(mut_rand(&r) % 3);
         for (int k = 0; k < rounds; k++) {
             size_t len = strlen(line);
-            size_t at = len ? splitmix64(&r) % len : 0;
-            switch (splitmix64(&r) % 4) {
+            size_t at = len ? mut_rand(&r) % len : 0;
+            switch (mut_rand(&r) % 4) {
             case 0: /* a character changed (printable, or a tab) */
                 if (len)
-                    line[at] = splitmix64(&r) % 8 ? (char)(' ' + splitmix64(&r) % 95) : '\t';
+                    line[at] = mut_rand(&r) % 8 ? (char)(' ' + mut_rand(&r) % 95) : '\t';
                 break;
             case 1: /* a run deleted */
                 if (len > 1) {
-                    size_t n = 1 + splitmix64(&r) % (len - at);
+                    size_t n = 1 + mut_rand(&r) % (len - at);
                     memmove(line + at, line + at + n, len - at - n + 1);
                 }
                 break;
             case 2: /* a run doubled */
                 if (len && 2 * len < sizeof line) {
-                    size_t n = 1 + splitmix64(&r) % (len - at);
+                    size_t n = 1 + mut_rand(&r) % (len - at);
                     memmove(line + at + n, line + at, len - at + 1);
                 }
                 break;

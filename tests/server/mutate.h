@@ -2,8 +2,9 @@
  * mutate.h — deterministic mutations of JSON text, for the hostile-input
  * tests that drive a live server (ws_stream_test, http_api_test): a
  * character changed, the end cut, a run deleted, or a JSON token inserted
- * (quotes, brackets, huge numbers, an escaped NUL...). Header-only; each
- * test file includes it once.
+ * (quotes, brackets, huge numbers, an escaped NUL...), and mut_rand, the
+ * random numbers they draw from (debug_console_test mutates its command
+ * lines with it too). Header-only; each test file includes it once.
  */
 #ifndef CLB_TEST_MUTATE_H
 #define CLB_TEST_MUTATE_H
